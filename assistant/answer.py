@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +83,84 @@ def place(passage: Passage) -> str:
 
 def _quote(passage: Passage) -> str:
     return f'{place(passage)} (score {passage.score:.2f}): "{passage.text}"'
+
+
+
+def decide(question: str, ranking, chunks, k: int, calibration: dict) -> Answer:
+    """Quote the k best passages with their answering sentences, or abstain when the article does not answer."""
+    answerable = answerability(ranking, calibration["answerable"])
+    abstained = not ranking.meta and answerable < calibration["answerable"]["threshold"]
+    share = softmax(ranking.fused, ranking.content)
+    kinds = question_kinds(question)
+    passages = []
+    for i in ranking.order[:k]:
+        chunk = chunks[i]
+        first = int(ranking.first_sentence[i])
+        best = first + best_sentence(ranking, first, len(chunk.sentences), kinds, calibration["sentence"])
+        start, end = chunk.sentences[best - first]
+        score = 1.0 if chunk.metadata else float(share[i] * answerable)
+        passages.append(Passage(chunk.paragraph, chunk.paragraphs, chunk.text, round(score, 4),
+                                Highlight(start, end, chunk.text[start:end])))  # fmt: skip
+    return compose(question, passages, abstained)
+
+
+def answerability(ranking, model: dict) -> float:
+    """Probability that the article answers at all: logistic model on absolute signals of the best passage."""
+    top = ranking.order[0]
+    x = {f: float(ranking.passage[f][top]) for f in ("dense_sentence", "late", "late_sentence")}
+    x["coverage"] = ranking.coverage
+    logit = model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
+    return float(1.0 / (1.0 + np.exp(-logit)))
+
+
+def best_sentence(ranking, first: int, count: int, kinds: np.ndarray, model: dict) -> int:
+    """Index (within the passage) of the sentence that best answers: fused sentence signals plus answer type."""
+    if count == 1:
+        return 0
+    rows = slice(first, first + count)
+    score = np.zeros(count)
+    for f, w in model["weights"].items():
+        if f == "answer_type":
+            score += w * (ranking.sentence_kinds[rows] @ kinds > 0)
+        else:
+            score += w * _z(ranking.sentence[f][rows])
+    return int(np.argmax(score))
+
+
+def softmax(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Share of belief per passage among the masked ones (the others get 0)."""
+    e = np.where(mask, np.exp(x - x[mask].max()), 0.0)
+    return e / e.sum()
+
+
+KINDS = ("number", "year", "name")
+"""Kinds of answer a question can ask for; a sentence holding the asked kind is preferred."""
+
+_ASKS = {
+    "number": r"\bhow (many|much|long|far|old|large|big|tall|high)\b|\bwhat (percentage|number|amount)\b",
+    "year": r"\bwhen\b|\b(what|which) (year|date|day|month|century|decade)\b",
+    "name": r"\bwho\b|\bwhom\b|\bwhose\b|\b(what|which) (company|team|organization|country|city|person)\b",
+}
+_HOLDS = {
+    "number": r"\d",
+    "year": r"\b1\d{3}s?\b|\b20\d\ds?\b|\b(January|February|March|April|May|June|July|August|September|October|"
+    r"November|December)\b",
+    "name": r"(?<=[a-z,;:] )[A-Z][a-z]+",
+}
+_ASKS_RE = [re.compile(_ASKS[k], re.IGNORECASE) for k in KINDS]
+_HOLDS_RE = [re.compile(_HOLDS[k]) for k in KINDS]
+
+
+def question_kinds(question: str) -> np.ndarray:
+    """Which kinds of answer the question asks for (a 0/1 row over KINDS)."""
+    return np.array([bool(p.search(question)) for p in _ASKS_RE], dtype=np.float32)
+
+
+def sentence_kinds(sentences: list[str]) -> np.ndarray:
+    """Which kinds of answer each sentence holds (one 0/1 row over KINDS per sentence)."""
+    return np.array([[bool(p.search(s)) for p in _HOLDS_RE] for s in sentences], dtype=np.float32).reshape(-1, len(KINDS))
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    spread = x.std()
+    return (x - x.mean()) / (spread if spread > 1e-9 else 1.0)

@@ -9,6 +9,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -19,8 +20,20 @@ from .errors import ModelError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _BUNDLED = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
-_ENCODER_FORMAT = 1
+_ENCODER_FORMAT = 2
 _PROBES = ["what exercises did Japan join", "Last week, Japan conducted joint naval exercises.", "x " * 300]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Texts embedded: one pooled vector each, and each text's contextual token vectors and token ids.
+
+    Vectors are L2-normalized float32; special tokens ([CLS], [SEP]) are left out of `tokens`.
+    """
+
+    vectors: np.ndarray
+    tokens: list[np.ndarray]
+    ids: list[np.ndarray]
 
 
 class Embedder(Protocol):
@@ -30,6 +43,16 @@ class Embedder(Protocol):
     dimension: int
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_tokens(self, texts: Sequence[str]) -> Encoded: ...
+
+    def is_stopword(self, token_id: int) -> bool:
+        """True for tokens that carry no meaning of their own (function words, punctuation)."""
+        ...
+
+    def recognizes(self, text: str) -> bool:
+        """False when the model would see nothing but unknown tokens."""
+        ...
 
 
 class OnnxEmbedder:
@@ -55,27 +78,62 @@ class OnnxEmbedder:
             str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
         self.inputs = [i.name for i in self.session.get_inputs()]
+        unknown = getattr(self.tokenizer.model, "unk_token", None)
+        self.unknown = self.tokenizer.token_to_id(unknown) if unknown else None
+        self._stop = _stop_ids(self.tokenizer)
 
-    def encode(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
-        """Embed texts, shortest first so each batch pads little; rows come back in input order."""
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+    def recognizes(self, text: str) -> bool:
+        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+        return any(i != self.unknown for i in ids)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts into pooled vectors only."""
+        return self._encode(texts, tokens=False).vectors
+
+    def encode_tokens(self, texts: Sequence[str]) -> Encoded:
+        """Embed texts into pooled vectors and normalized token vectors, in one model run."""
+        return self._encode(texts, tokens=True)
+
+    def is_stopword(self, token_id: int) -> bool:
+        return token_id in self._stop
+
+    def _encode(self, texts: Sequence[str], *, tokens: bool, batch_size: int = 16) -> Encoded:
+        # Shortest first, so that each batch pads little; rows come back in input order.
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        token_vectors: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
+        token_ids: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
         order = np.argsort([len(t) for t in texts], kind="stable")
+        outputs = ["sentence_embedding", "token_embeddings"] if tokens else ["sentence_embedding"]
         for i in range(0, len(texts), batch_size):
             rows = order[i : i + batch_size]
-            out[rows] = self._run([texts[r] for r in rows])
-        return out
+            encodings = self.tokenizer.encode_batch([texts[r] for r in rows])
+            width = max(len(e.ids) for e in encodings)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for j, e in enumerate(encodings):
+                ids[j, : len(e.ids)] = e.ids
+                mask[j, : len(e.ids)] = 1
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            result = self.session.run(outputs, {k: feed[k] for k in self.inputs})
+            vectors[rows] = result[0]
+            if tokens:
+                for j, e in enumerate(encodings):
+                    keep = np.array(e.special_tokens_mask, dtype=bool) == 0
+                    t = result[1][j, : len(e.ids)][keep]
+                    token_vectors[rows[j]] = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
+                    token_ids[rows[j]] = np.array(e.ids, dtype=np.int32)[keep]
+        return Encoded(vectors, token_vectors, token_ids)
 
-    def _run(self, texts: list[str]) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch(texts)
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(texts), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for row, e in enumerate(encodings):
-            ids[row, : len(e.ids)] = e.ids
-            mask[row, : len(e.ids)] = 1
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        (vectors,) = self.session.run(["sentence_embedding"], {k: feed[k] for k in self.inputs})
-        return vectors
+
+def _stop_ids(tokenizer) -> frozenset[int]:
+    """Token ids of English stopwords and pure punctuation, which say little about a question's topic."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    stop = {w.lower() for w in STOPWORDS_EN}
+    return frozenset(
+        i for token, i in tokenizer.get_vocab().items()
+        if token.lower() in stop or not any(c.isalnum() for c in token)
+    )  # fmt: skip
 
 
 def load_embedder(model: str | None = None) -> OnnxEmbedder:
@@ -145,7 +203,8 @@ def export_onnx(name: str, source: str, folder: Path) -> None:
             features = {"input_ids": input_ids, "attention_mask": attention_mask}
             if "token_type_ids" in inputs:
                 features["token_type_ids"] = token_type_ids
-            return self.st(features)["sentence_embedding"]
+            out = self.st(features)
+            return out["sentence_embedding"], out["token_embeddings"]
 
     tokenizer = model.tokenizer
     inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in tokenizer.model_input_names]
@@ -161,9 +220,9 @@ def export_onnx(name: str, source: str, folder: Path) -> None:
                 args,
                 str(tmp / "model.onnx"),
                 input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["sentence_embedding"],
+                output_names=["sentence_embedding", "token_embeddings"],
                 dynamic_axes={k: {0: "batch", 1: "tokens"} for k in ("input_ids", "attention_mask", "token_type_ids")}
-                | {"sentence_embedding": {0: "batch"}},
+                | {"sentence_embedding": {0: "batch"}, "token_embeddings": {0: "batch", 1: "tokens"}},
                 opset_version=17,
                 dynamo=False,
             )

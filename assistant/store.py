@@ -8,6 +8,8 @@
         passages.jsonl       one distinct paragraph per line: ¶ numbers, verbatim text, sentence spans
         passages.faiss       paragraph vectors (inner product over normalized vectors)
         sentences.npy        sentence vectors, in passage order
+        tokens.npy           contextual token vectors of every sentence (float16), for late interaction
+        token_info.npy       per token: model token id, sentence number
 
 A crash while building leaves the previous manifest, and so the previous index, untouched.
 """
@@ -18,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -46,6 +49,8 @@ class Index:
     article: Article
     vectors: Any  # faiss.Index over passage vectors
     sentence_vectors: np.ndarray
+    tokens: np.ndarray
+    token_info: np.ndarray
     manifest: dict
 
     @property
@@ -60,24 +65,36 @@ def default_index_dir(article_path: str | Path) -> Path:
 
 
 def build(article: Article, embedder, *, previous: Index | None = None, progress: bool = False) -> Index:
-    """Embed an article's passages and sentences; vectors of unchanged texts are reused from `previous`."""
-    import faiss  # noqa: F401  (imported here so that errors about it surface at build time)
-
+    """Embed every sentence (one model run gives its vector and its token vectors); a passage's vector is
+    the normalized mean of its sentences'. Sentences already embedded in `previous` are not embedded again."""
     chunks = article.chunks
     sentences = [c.text[a:b] for c in chunks for a, b in c.sentences]
-    texts = [c.text for c in chunks] + sentences
-    vectors = _embed_cached(texts, embedder, _known_vectors(previous, embedder), progress)
-    passage_vectors, sentence_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
+    known = _known(previous, embedder)
+    todo = sorted({s for s in sentences if s not in known})
+    if todo:
+        encoded = _encode(embedder, todo, progress)
+        known |= {s: (encoded.vectors[i], encoded.tokens[i], encoded.ids[i]) for i, s in enumerate(todo)}
+    rows = [known[s] for s in sentences]
+    sentence_vectors = np.array([r[0] for r in rows], dtype=np.float32).reshape(len(rows), embedder.dimension)
+    owner = np.repeat(np.arange(len(chunks)), [len(c.sentences) for c in chunks])
+    passage_vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+    np.add.at(passage_vectors, owner, sentence_vectors)
+    passage_vectors /= np.maximum(np.linalg.norm(passage_vectors, axis=1, keepdims=True), 1e-12)
+    tokens = np.concatenate([r[1] for r in rows] + [np.zeros((0, embedder.dimension))]).astype(np.float16)
+    token_info = np.concatenate(
+        [np.stack([r[2], np.full(len(r[2]), n)], axis=1) for n, r in enumerate(rows)] + [np.zeros((0, 2))]
+    ).astype(np.int32)
     manifest = {
         "format": FORMAT,
         "model": embedder.name,
         "dimension": int(embedder.dimension),
         "article": {"name": article.name, "sha256": article.sha256, "chars": len(article.text)},
         "splitting": SPLITTING,
-        "counts": {"paragraphs": len(article.paragraphs), "passages": len(chunks), "sentences": len(sentences)},
+        "counts": {"paragraphs": len(article.paragraphs), "passages": len(chunks), "sentences": len(sentences),
+                   "tokens": len(tokens)},
         "versions": _versions(),
-    }
-    return Index(article, _faiss_index(passage_vectors), sentence_vectors, manifest)
+    }  # fmt: skip
+    return Index(article, _faiss_index(passage_vectors), sentence_vectors, tokens, token_info, manifest)
 
 
 def save(index: Index, folder: Path) -> None:
@@ -100,6 +117,8 @@ def save(index: Index, folder: Path) -> None:
         }, ensure_ascii=False) + "\n" for c in a.chunks))  # fmt: skip
         faiss.write_index(index.vectors, str(tmp / "passages.faiss"))
         np.save(tmp / "sentences.npy", index.sentence_vectors, allow_pickle=False)
+        np.save(tmp / "tokens.npy", index.tokens, allow_pickle=False)
+        np.save(tmp / "token_info.npy", index.token_info, allow_pickle=False)
         files = {f.name: _digest(f) for f in sorted(tmp.iterdir())}
         for f in tmp.iterdir():
             _fsync(f)
@@ -128,12 +147,12 @@ def read_manifest(folder: Path) -> dict:
     return manifest
 
 
-def check(manifest: dict, *, article_sha256: str | None = None, model: str | None = None) -> None:
+def check(manifest: dict, *, article_sha256: str | None = None, model: str, dimension: int) -> None:
     """Raise Stale if the manifest does not describe an index of this article with this model."""
     if article_sha256 and manifest.get("article", {}).get("sha256") != article_sha256:
         raise Stale("the article changed since it was indexed")
-    if model and manifest.get("model") != model:
-        raise Stale(f"built with model {manifest.get('model')!r}, not {model!r}")
+    if manifest.get("model") != model or manifest.get("dimension") != dimension:
+        raise Stale(f"built with model {manifest.get('model')!r} ({manifest.get('dimension')}-d), not {model!r}")
     if manifest.get("splitting") != SPLITTING:
         raise Stale("built with different splitting rules")
 
@@ -144,7 +163,7 @@ def load(folder: Path, manifest: dict) -> Index:
 
     data = folder / str(manifest.get("data", ""))
     files = manifest.get("files") or {}
-    expected = {"article.json", "passages.jsonl", "passages.faiss", "sentences.npy"}
+    expected = {"article.json", "passages.jsonl", "passages.faiss", "sentences.npy", "tokens.npy", "token_info.npy"}
     if set(files) != expected or "/" in str(manifest.get("data")) or not data.is_dir():
         raise Stale("the index data folder is missing or incomplete")
     for name, digest in files.items():
@@ -166,20 +185,59 @@ def load(folder: Path, manifest: dict) -> Index:
         article = Article(a["name"], text, a["sha256"], paragraphs, chunks, a["title"], a["source"])
         vectors = faiss.read_index(str(data / "passages.faiss"))
         sentence_vectors = np.load(data / "sentences.npy", allow_pickle=False)
+        tokens = np.load(data / "tokens.npy", allow_pickle=False)
+        token_info = np.load(data / "token_info.npy", allow_pickle=False)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         raise Stale(f"unreadable index data ({type(e).__name__})") from None
-    n, d = len(chunks), manifest.get("dimension")
-    if vectors.ntotal != n or vectors.d != d or sentence_vectors.shape != (sum(len(c.sentences) for c in chunks), d):
+    n, d, s = len(chunks), manifest.get("dimension"), sum(len(c.sentences) for c in chunks)
+    if (
+        vectors.ntotal != n or vectors.d != d or sentence_vectors.shape != (s, d) or tokens.shape[1:] != (d,)
+        or token_info.shape != (len(tokens), 2) or (len(token_info) and not 0 <= token_info[:, 1].min() <= token_info[:, 1].max() < s)
+    ):  # fmt: skip
         raise Stale("index files disagree with the manifest")
-    return Index(article, vectors, sentence_vectors, manifest)
+    return Index(article, vectors, sentence_vectors, tokens, token_info, manifest)
 
 
-def lock(folder: Path):
-    """An exclusive lock on the folder, held while building; a second builder waits for the first."""
-    from filelock import FileLock, Timeout  # noqa: F401
+def open_or_build(folder: Path, article: Article, embedder, *, progress: bool = False) -> Index:
+    """The index of this article in folder; built (and saved atomically) when missing, stale or damaged."""
+    try:
+        return _open(folder, article, embedder)
+    except Stale as why:
+        reason = why
+    from filelock import FileLock, Timeout
 
-    folder.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(folder / ".lock"), timeout=LOCK_TIMEOUT)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder / ".lock"), timeout=LOCK_TIMEOUT):
+            try:  # another process may have built it while this one waited for the lock
+                return _open(folder, article, embedder)
+            except Stale as why:
+                reason = why
+            print(f"assistant: indexing {article.name} into {folder} ({reason})", file=sys.stderr)
+            index = build(article, embedder, previous=_previous(folder), progress=progress)
+            save(index, folder)
+            return index
+    except Timeout:
+        raise IndexStoreError(f"{folder} is locked by another indexing process: try again when it finishes") from None
+    except OSError as e:
+        raise IndexStoreError(
+            f"the index in {folder} must be rebuilt ({reason}) but the folder is not writable ({e.strerror}): "
+            "make it writable or choose another folder with --index DIR"
+        ) from None
+
+
+def _open(folder: Path, article: Article, embedder) -> Index:
+    manifest = read_manifest(folder)
+    check(manifest, article_sha256=article.sha256, model=embedder.name, dimension=embedder.dimension)
+    return load(folder, manifest)
+
+
+def _previous(folder: Path) -> Index | None:
+    """The folder's last good index whatever its article, so unchanged texts need no new embedding."""
+    try:
+        return load(folder, read_manifest(folder))
+    except Stale:
+        return None
 
 
 def _faiss_index(vectors: np.ndarray):
@@ -196,40 +254,38 @@ def _faiss_index(vectors: np.ndarray):
     return index
 
 
-def _known_vectors(previous: Index | None, embedder) -> dict[str, np.ndarray]:
-    """Vectors an earlier build already computed with the same model, by text."""
+def _known(previous: Index | None, embedder) -> dict[str, tuple]:
+    """Sentences an earlier build already embedded with the same model: text -> (vector, tokens, ids)."""
     if previous is None or previous.manifest.get("model") != embedder.name:
         return {}
-    chunks = previous.chunks
-    known = dict(zip((c.text for c in chunks), previous.vectors.reconstruct_n(0, len(chunks))))
-    sentences = (c.text[a:b] for c in chunks for a, b in c.sentences)
-    known.update(zip(sentences, previous.sentence_vectors))
-    return known
+    texts = [c.text[a:b] for c in previous.chunks for a, b in c.sentences]
+    sentence = previous.token_info[:, 1]
+    bounds = np.searchsorted(sentence, np.arange(len(texts) + 1))
+    return {
+        t: (previous.sentence_vectors[n], previous.tokens[bounds[n] : bounds[n + 1]], previous.token_info[bounds[n] : bounds[n + 1], 0])
+        for n, t in enumerate(texts)
+    }  # fmt: skip
 
 
-def _embed_cached(texts: list[str], embedder, known: dict[str, np.ndarray], progress: bool) -> np.ndarray:
-    out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
-    todo = sorted({t for t in texts if t not in known})
-    if todo:
-        fresh = _encode_with_progress(embedder, todo, progress)
-        known = dict(known) | dict(zip(todo, fresh))
-    for i, t in enumerate(texts):
-        out[i] = known[t]
-    return out
-
-
-def _encode_with_progress(embedder, texts: list[str], progress: bool) -> np.ndarray:
-    if not progress or len(texts) < 64:
-        return embedder.encode(texts)
-    from tqdm import tqdm
+def _encode(embedder, texts: list[str], progress: bool):
+    """encode_tokens in slices, with a progress bar on stderr for long articles."""
+    from .embed import Encoded
 
     step = 256
+    if not progress or len(texts) < 64:
+        return embedder.encode_tokens(texts)
+    from tqdm import tqdm
+
     parts = []
-    with tqdm(total=len(texts), desc="embedding", unit="text", leave=False) as bar:
+    with tqdm(total=len(texts), desc="embedding sentences", unit="sentence", leave=False) as bar:
         for i in range(0, len(texts), step):
-            parts.append(embedder.encode(texts[i : i + step]))
-            bar.update(len(parts[-1]))
-    return np.concatenate(parts)
+            parts.append(embedder.encode_tokens(texts[i : i + step]))
+            bar.update(len(parts[-1].vectors))
+    return Encoded(
+        np.concatenate([p.vectors for p in parts]),
+        [t for p in parts for t in p.tokens],
+        [i for p in parts for i in p.ids],
+    )
 
 
 def _versions() -> dict[str, str]:
