@@ -87,18 +87,25 @@ def _quote(passage: Passage) -> str:
 
 
 def decide(question: str, ranking, chunks, k: int, calibration: dict) -> Answer:
-    """Quote the k best passages with their answering sentences, or abstain when the article does not answer."""
+    """Quote the k best passages with their answering sentences, or abstain when the article does not answer.
+
+    A question about the article itself ("Which agency is this from?") is answered from its metadata
+    lines, unless the article's content answers it confidently.
+    """
     answerable = answerability(ranking, calibration["answerable"])
-    abstained = not ranking.meta and answerable < calibration["answerable"]["threshold"]
+    meta = calibration["meta"]
+    about_article = ranking.meta_similarity >= meta["threshold"] and answerable < meta["unless_content_above"]
+    order = ranking.metadata + ranking.order if about_article else ranking.order
+    abstained = not about_article and answerable < calibration["answerable"]["threshold"]
     share = softmax(ranking.fused, ranking.content)
     kinds = question_kinds(question)
     passages = []
-    for i in ranking.order[:k]:
+    for i in order[:k]:
         chunk = chunks[i]
         first = int(ranking.first_sentence[i])
         best = first + best_sentence(ranking, first, len(chunk.sentences), kinds, calibration["sentence"])
         start, end = chunk.sentences[best - first]
-        score = 1.0 if chunk.metadata else float(share[i] * answerable)
+        score = ranking.meta_similarity if chunk.metadata else float(share[i] * answerable)
         passages.append(Passage(chunk.paragraph, chunk.paragraphs, chunk.text, round(score, 4),
                                 Highlight(start, end, chunk.text[start:end])))  # fmt: skip
     return compose(question, passages, abstained)
@@ -107,8 +114,8 @@ def decide(question: str, ranking, chunks, k: int, calibration: dict) -> Answer:
 def answerability(ranking, model: dict) -> float:
     """Probability that the article answers at all: logistic model on absolute signals of the best passage."""
     top = ranking.order[0]
-    x = {f: float(ranking.passage[f][top]) for f in ("dense_sentence", "late", "late_sentence")}
-    x["coverage"] = ranking.coverage
+    x = {f: float(v[top]) for f, v in ranking.passage.items()}
+    x |= {"coverage": ranking.coverage, "log_passages": float(np.log(len(ranking.order)))}
     logit = model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
     return float(1.0 / (1.0 + np.exp(-logit)))
 

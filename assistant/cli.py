@@ -66,7 +66,6 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="M", help="sentence-transformers model name or folder")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--share", action="store_true", help="also open a public Gradio share link")
 
 
 def _index(args) -> None:
@@ -98,7 +97,7 @@ def _ask(args) -> None:
 def _serve(args) -> None:
     from .http import serve
 
-    serve(article=args.article, index_dir=args.index, model=args.model, host=args.host, port=args.port, share=args.share)
+    serve(article=args.article, index_dir=args.index, model=args.model, host=args.host, port=args.port)
 
 
 def _eval(args) -> None:

@@ -78,7 +78,8 @@ class Ranking:
     first_sentence: np.ndarray
     sentence_kinds: np.ndarray
     coverage: float
-    meta: bool
+    metadata: list[int]
+    meta_similarity: float
 
 
 class Retriever:
@@ -92,6 +93,7 @@ class Retriever:
         self.owner = np.repeat(np.arange(len(chunks)), counts)  # sentence -> passage
         self.first_sentence = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self.content = np.array([not c.metadata for c in chunks])
+        self.metadata = [i for i, c in enumerate(chunks) if c.metadata]
         token_sentence = index.token_info[:, 1].astype(np.int64)
         self.first_token = np.searchsorted(token_sentence, np.arange(len(self.owner)))
         self.has_tokens = np.bincount(token_sentence, minlength=len(self.owner)) > 0
@@ -135,27 +137,22 @@ class Retriever:
             "bm25_sentence": np.maximum.reduceat(bm25_sentence, starts),
         }
         weights = CALIBRATION["passage"]["weights"]
-        fused = sum(weights[f] * _z(passage[f], self.content) for f in PASSAGE_FEATURES)
+        fused = sum(weights[f] * standardize(passage[f], self.content) for f in PASSAGE_FEATURES)
         order = [int(i) for i in np.argsort(-fused, kind="stable") if self.content[i]]
-        meta = self.is_meta(query)
-        if meta:
-            order = [i for i in range(len(self.content)) if not self.content[i]] + order
         own = query.terms[0][0] if query.terms else ()
         coverage = float(np.mean([t in self.passage_lexical.vocab for t in own])) if own else 0.0
         return Ranking(
             passage, {"dense": dense, "late": late_sentence, "bm25": bm25_sentence}, fused, order,
-            self.content, starts, self.sentence_kinds, coverage, meta,
+            self.content, starts, self.sentence_kinds, coverage, self.metadata, self.meta_similarity(query),
         )  # fmt: skip
 
     def is_follow_up(self, question: str) -> bool:
         """Does the question lean on the conversation: a pronoun or "there", or one word only?"""
         return bool(_FOLLOW_UP.search(question)) or len(terms(question)) <= 1
 
-    def is_meta(self, query: Query) -> bool:
-        """Is this a question about the article itself (its source), and does the article have metadata?"""
-        if self.content.all():
-            return False
-        return float((self.meta_vectors @ query.vector).max()) >= CALIBRATION["meta"]["threshold"]
+    def meta_similarity(self, query: Query) -> float:
+        """How much the question resembles a question about the article itself (0 if it has no metadata)."""
+        return float((self.meta_vectors @ query.vector).max()) if self.metadata else 0.0
 
     @cached_property
     def meta_vectors(self) -> np.ndarray:
@@ -173,7 +170,7 @@ class Retriever:
         return Query(encoded.vectors[0], tokens[keep], weights, ((tuple(terms(text)), 1.0),))
 
 
-def _z(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def standardize(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Standardize over the masked (content) passages; the others get the lowest score."""
     values = x[mask]
     spread = values.std() if len(values) > 1 else 0.0

@@ -1,0 +1,151 @@
+"""`assistant eval`: paragraph retrieval, answer sentences and abstention on a SQuAD-style JSONL file.
+
+Each article is written to a text file (one paragraph per line) and indexed by Assistant.from_article,
+exactly as `assistant index` would; questions go through Assistant.ask and its retriever.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .api import MAX_K, Assistant
+from .embed import load_embedder
+from .lexical import Lexical, terms
+
+
+@dataclass
+class Tally:
+    """Running figures for one method."""
+
+    ranks: list[int] = field(default_factory=list)
+    sentence_hits: list[bool] = field(default_factory=list)
+    own_abstained: list[bool] = field(default_factory=list)
+    other_answered: list[bool] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def figures(self) -> dict:
+        ranks = np.array(self.ranks)
+        out = {
+            "questions": len(ranks),
+            "R@1": float(np.mean(ranks == 0)),
+            "R@3": float(np.mean(ranks < 3)),
+            f"MRR@{MAX_K}": float(np.mean(np.where(ranks < MAX_K, 1.0 / (ranks + 1), 0.0))),
+            "ms_per_question": 1000 * float(np.mean(self.seconds)) if self.seconds else None,
+        }
+        if self.sentence_hits:
+            out["sentence_accuracy"] = float(np.mean(self.sentence_hits))
+            out["false_abstain"] = float(np.mean(self.own_abstained))
+            out["false_answer"] = float(np.mean(self.other_answered))
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def load_squad(path: Path, limit: int | None = None) -> list[dict]:
+    """Articles of a SQuAD-style JSONL file (title, paragraphs, questions with para and answers)."""
+    with open(path, encoding="utf-8") as f:
+        articles = [json.loads(line) for line in f if line.strip()]
+    return articles[:limit] if limit else articles
+
+
+def open_articles(articles: list[dict], folder: Path, embedder) -> list[Assistant]:
+    """Write each article as text, one paragraph per line, and open it as a user would."""
+    bots = []
+    for n, article in enumerate(articles):
+        path = folder / f"{n:03d}.txt"
+        path.write_text("\n".join(p.replace("\n", " ") for p in article["paragraphs"]) + "\n", encoding="utf-8")
+        bot = Assistant.from_article(path, embedder=embedder)
+        if len(bot.article.paragraphs) != len(article["paragraphs"]):
+            raise ValueError(f"{article['title']}: paragraphs did not survive as one per line")
+        bots.append(bot)
+    return bots
+
+
+def run(path: Path, *, limit: int | None = None, baselines: bool = False, as_json: bool = False) -> dict:
+    """Evaluate and print a table (or one JSON object); returns the figures."""
+    from tqdm import tqdm
+
+    articles = load_squad(path, limit)
+    embedder = load_embedder()
+    methods = {"assistant": Tally()} | ({"dense (naive)": Tally(), "BM25": Tally()} if baselines else {})
+    with tempfile.TemporaryDirectory() as tmp:
+        bots = open_articles(articles, Path(tmp), embedder)
+        total = sum(len(a["questions"]) for a in articles)
+        with tqdm(total=total, desc="questions", unit="q", file=sys.stderr, disable=as_json and not sys.stderr.isatty()) as bar:
+            for n, (article, bot) in enumerate(zip(articles, bots, strict=True)):
+                other = bots[(n + 1) % len(bots)]
+                number = {c.paragraph: i for i, c in enumerate(bot.index.chunks)}
+                gold_of = {para: number[para + 1] for para in range(len(article["paragraphs"]))}
+                naive = _Baselines(bot, embedder) if baselines else None
+                for q in article["questions"]:
+                    gold = gold_of[q["para"]]
+                    _assistant(methods["assistant"], bot, other, q, gold)
+                    if naive:
+                        naive.tally(methods["dense (naive)"], methods["BM25"], q["q"], gold)
+                    bar.update()
+    figures = {
+        "file": str(path),
+        "articles": len(articles),
+        "model": embedder.name,
+        "date": time.strftime("%Y-%m-%d"),
+        "methods": {name: t.figures() for name, t in methods.items()},
+    }
+    print(json.dumps(figures, indent=2) if as_json else table(figures))
+    return figures
+
+
+def _assistant(tally: Tally, bot: Assistant, other: Assistant, q: dict, gold: int) -> None:
+    start = time.perf_counter()
+    answer = bot.ask(q["q"], k=1)
+    tally.seconds.append(time.perf_counter() - start)
+    order = bot.retriever.rank(q["q"]).order
+    tally.ranks.append(order.index(gold) if gold in order else len(order))
+    tally.sentence_hits.append(any(a in answer.passages[0].highlight.text for a in q["answers"]))
+    tally.own_abstained.append(answer.abstained)
+    tally.other_answered.append(not other.ask(q["q"], k=1).abstained)
+
+
+class _Baselines:
+    """Naive dense (one vector per paragraph, cosine) and BM25 alone, on the same passages."""
+
+    def __init__(self, bot: Assistant, embedder):
+        self.embedder = embedder
+        self.vectors = embedder.encode([c.text for c in bot.index.chunks])
+        self.lexical = Lexical([terms(c.text) for c in bot.index.chunks])
+
+    def tally(self, dense: Tally, bm25: Tally, question: str, gold: int) -> None:
+        start = time.perf_counter()
+        scores = self.vectors @ self.embedder.encode([question])[0]
+        dense.seconds.append(time.perf_counter() - start)
+        dense.ranks.append(_rank(scores, gold))
+        start = time.perf_counter()
+        scores = self.lexical.scores(terms(question))
+        bm25.seconds.append(time.perf_counter() - start)
+        bm25.ranks.append(_rank(scores, gold))
+
+
+def _rank(scores: np.ndarray, gold: int) -> int:
+    """0-based rank of gold; ties count against it."""
+    return int((scores > scores[gold]).sum() + (scores == scores[gold]).sum() - 1)
+
+
+def table(figures: dict) -> str:
+    """The figures as a Markdown table."""
+    cols = ["R@1", "R@3", f"MRR@{MAX_K}", "sentence_accuracy", "false_answer", "false_abstain", "ms_per_question"]
+    head = ["method", *cols]
+    lines = [
+        f"{figures['file']}: {figures['articles']} articles, "
+        f"{next(iter(figures['methods'].values()))['questions']} questions, model {figures['model']}, {figures['date']}",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for name, f in figures["methods"].items():
+        cells = [("-" if f.get(c) is None else f"{f[c]:.1f}" if c == "ms_per_question" else f"{f[c]:.3f}") for c in cols]
+        lines.append("| " + " | ".join([name, *cells]) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,293 @@
+"""Fit assistant/calibration.json on SQuAD dev: fusion weights, sentence choice, abstention, follow-ups, metadata.
+
+    python bench/tune.py                      # fits on ../shared/data/squad-v1.1-dev/dev.jsonl, writes the file
+    python bench/tune.py --dry-run            # prints the fit and its cross-validated figures only
+
+Signals come from the real pipeline (each article indexed by Assistant.from_article, questions scored by
+its Retriever); only their weights are fitted here. Never run this on test.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from assistant.answer import question_kinds  # noqa: E402
+from assistant.embed import load_embedder  # noqa: E402
+from assistant.evaluate import load_squad, open_articles  # noqa: E402
+from assistant.retrieve import PASSAGE_FEATURES, standardize  # noqa: E402
+
+DEV = ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "dev.jsonl"
+FOLLOW_UPS = ROOT / "bench" / "data" / "followups-dev.jsonl"
+META_PARAPHRASES = [
+    "Which news agency is this article from?",
+    "Who published this article?",
+    "What's the source?",
+    "Where does this report come from?",
+    "Who reported this story?",
+    "Which outlet is this from?",
+    "Who is the source of this news?",
+    "What news organization wrote this?",
+]
+"""Questions about the article itself, distinct from retrieve.META_QUESTIONS, that must reach its source line."""
+SENTENCE_FEATURES = ("dense", "late", "bm25")
+FALSE_ANSWER_TARGET = 0.04
+ANSWERABLE_FEATURES = ("dense_sentence", "late", "late_sentence", "coverage", "log_passages")
+
+
+SMALL = 8
+"""Paragraphs per sub-article: abstention is also fitted on short articles, like a news story."""
+
+
+def split_small(articles: list[dict]) -> list[dict]:
+    """Each article cut into sub-articles of SMALL consecutive paragraphs, with their questions."""
+    out = []
+    for a in articles:
+        for start in range(0, len(a["paragraphs"]) - SMALL + 1, SMALL):
+            qs = [q | {"para": q["para"] - start} for q in a["questions"] if start <= q["para"] < start + SMALL]
+            out.append({"title": f"{a['title']}[{start}]", "paragraphs": a["paragraphs"][start : start + SMALL], "questions": qs})
+    return out
+
+
+def collect(articles: list[dict], folder: Path):
+    """Signals for every question on its own article and on the next article (for abstention)."""
+    embedder = load_embedder()
+    bots = open_articles(articles, folder, embedder)
+    rows = []
+    for n, (article, bot) in enumerate(zip(articles, bots, strict=True)):
+        other = bots[(n + 1) % len(bots)]
+        for q in article["questions"]:
+            own, far = bot.retriever.rank(q["q"]), other.retriever.rank(q["q"])
+            rows.append({
+                "article": n,
+                "passage": np.stack([own.passage[f] for f in PASSAGE_FEATURES], axis=1),
+                "sentence": np.stack([own.sentence[f] for f in SENTENCE_FEATURES], axis=1),
+                "kinds": own.sentence_kinds @ question_kinds(q["q"]) > 0,
+                "first": own.first_sentence,
+                "counts": np.diff(np.append(own.first_sentence, len(own.sentence["dense"]))),
+                "sentences": [c.text[a:b] for c in bot.index.chunks for a, b in c.sentences],
+                "gold": q["para"],
+                "answers": q["answers"],
+                "coverage": own.coverage,
+                "size": len(own.order),
+                "far_size": len(far.order),
+                "far": np.stack([far.passage[f] for f in PASSAGE_FEATURES], axis=1),
+                "far_coverage": far.coverage,
+                "meta": float((bot.retriever.meta_vectors @ bot.retriever.query(q["q"]).vector).max()),
+            })  # fmt: skip
+    return rows, bots, articles
+
+
+def fused(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    mask = np.ones(len(x), dtype=bool)
+    return sum(w[j] * standardize(x[:, j], mask) for j in range(x.shape[1]))
+
+
+def fit_passages(rows, l2=0.01) -> np.ndarray:
+    """Listwise (softmax over an article's passages) logistic regression on standardized signals."""
+    data = [(np.stack([standardize(r["passage"][:, j], np.ones(len(r["passage"]), bool))
+                       for j in range(len(PASSAGE_FEATURES))], 1), r["gold"]) for r in rows]  # fmt: skip
+
+    def loss(w):
+        total, grad = 0.0, np.zeros_like(w)
+        for x, y in data:
+            s = x @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            total -= np.log(p[y] + 1e-12)
+            grad -= x[y] - p @ x
+        return total / len(data) + l2 * w @ w, grad / len(data) + 2 * l2 * w
+
+    return minimize(loss, np.ones(len(PASSAGE_FEATURES)), jac=True, method="L-BFGS-B").x
+
+
+def recall(rows, w) -> tuple[float, float]:
+    ranks = []
+    for r in rows:
+        s = fused(r["passage"], w)
+        ranks.append(int((s > s[r["gold"]]).sum()))
+    ranks = np.array(ranks)
+    return float(np.mean(ranks == 0)), float(np.mean(1 / (ranks + 1)))
+
+
+def fit_sentences(rows, w, l2=0.01) -> np.ndarray:
+    """Listwise choice among the gold passage's sentences: those holding a gold answer are right."""
+    data = []
+    for r in rows:
+        first, count = r["first"][r["gold"]], r["counts"][r["gold"]]
+        if count < 2:
+            continue
+        texts = r["sentences"][first : first + count]
+        good = np.array([any(a in t for a in r["answers"]) for t in texts])
+        if not good.any() or good.all():
+            continue
+        x = r["sentence"][first : first + count]
+        x = np.stack([_z(x[:, j]) for j in range(x.shape[1])] + [r["kinds"][first : first + count].astype(float)], 1)
+        data.append((x, good))
+
+    def loss(v):
+        total, grad = 0.0, np.zeros_like(v)
+        for x, good in data:
+            s = x @ v
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            pg = p[good].sum()
+            total -= np.log(pg + 1e-12)
+            grad -= (p[good] @ x[good]) / pg - p @ x
+        return total / len(data) + l2 * v @ v, grad / len(data) + 2 * l2 * v
+
+    return minimize(loss, np.ones(len(SENTENCE_FEATURES) + 1), jac=True, method="L-BFGS-B").x
+
+
+def answerable_rows(rows, w):
+    """Absolute signals of the top passage: on the question's own article (1) and on another (0)."""
+    x, y = [], []
+    for r in rows:
+        for signals, coverage, size, label in (
+            (r["passage"], r["coverage"], r["size"], 1), (r["far"], r["far_coverage"], r["far_size"], 0)
+        ):
+            top = int(np.argmax(fused(signals, w)))
+            feats = dict(zip(PASSAGE_FEATURES, signals[top], strict=True)) | {"coverage": coverage, "log_passages": np.log(size)}
+            x.append([feats[f] for f in ANSWERABLE_FEATURES])
+            y.append(label)
+    return np.array(x), np.array(y)
+
+
+def fit_logistic(x, y, l2=1e-3):
+    def loss(params):
+        b, v = params[0], params[1:]
+        s = b + x @ v
+        p = 1 / (1 + np.exp(-s))
+        nll = -np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))
+        g = p - y
+        return nll + l2 * v @ v, np.concatenate([[g.mean()], x.T @ g / len(y) + 2 * l2 * v])
+
+    params = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B").x
+    return params[0], params[1:]
+
+
+def _z(x):
+    spread = x.std()
+    return (x - x.mean()) / (spread if spread > 1e-9 else 1.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dev", type=Path, default=DEV)
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args()
+    if "test" in args.dev.name:
+        sys.exit("tune on dev, never on test")
+    started = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        articles = load_squad(args.dev)
+        rows, bots, _ = collect(articles, Path(tmp) / "full")
+        small, _, _ = collect(split_small(articles), Path(tmp) / "small")
+        report = {}
+
+        # 1. Passage fusion weights, with 4-fold cross-validation by article for an honest figure.
+        folds = [[r for r in rows if r["article"] % 4 != k] for k in range(4)]
+        held = [[r for r in rows if r["article"] % 4 == k] for k in range(4)]
+        cv = [recall(h, fit_passages(f)) for f, h in zip(folds, held, strict=True)]
+        sizes = [len(h) for h in held]
+        report["passage_R@1_cv"] = float(np.average([c[0] for c in cv], weights=sizes))
+        report["passage_MRR_cv"] = float(np.average([c[1] for c in cv], weights=sizes))
+        w = fit_passages(rows)
+        report["passage_R@1_fit"], report["passage_MRR_fit"] = recall(rows, w)
+
+        # 2. Sentence choice inside a passage.
+        v = fit_sentences(rows, w)
+
+        # 3. Abstention: logistic model, threshold where false answers and false abstentions balance.
+        x, y = answerable_rows(rows + small, w)
+        bias, a = fit_logistic(x, y)
+        p = 1 / (1 + np.exp(-(bias + x @ a)))
+        grid = np.linspace(0.001, 0.999, 999)
+        # The lowest threshold whose false-answer rate stays at FALSE_ANSWER_TARGET: as few wrongly
+        # withheld answers as that allows (people paraphrase more than SQuAD's question writers did).
+        threshold = float(min(t for t in grid if np.mean(p[y == 0] >= t) <= FALSE_ANSWER_TARGET))
+        for name, part in (("full", slice(0, 2 * len(rows))), ("small", slice(2 * len(rows), None))):
+            pp, yy = p[part], y[part]
+            report[f"false_answer_fit_{name}"] = float(np.mean(pp[yy == 0] >= threshold))
+            report[f"false_abstain_fit_{name}"] = float(np.mean(pp[yy == 1] < threshold))
+
+        # 4. Metadata questions: above every dev content question, below the paraphrases.
+        content = np.array([r["meta"] for r in rows])
+        meta_threshold = float(np.quantile(content, 0.999)) + 0.02
+        report["meta_content_flagged"] = float(np.mean(content >= meta_threshold))
+        retriever = bots[0].retriever
+        paraphrases = [float((retriever.meta_vectors @ retriever.query(q).vector).max()) for q in META_PARAPHRASES]
+        report["meta_paraphrases_min"] = min(paraphrases)
+        report["meta_paraphrases_caught"] = float(np.mean(np.array(paraphrases) >= meta_threshold))
+
+        calibration = {
+            "passage": {"weights": dict(zip(PASSAGE_FEATURES, np.round(w, 4).tolist(), strict=True))},
+            "sentence": {"weights": dict(zip((*SENTENCE_FEATURES, "answer_type"), np.round(v, 4).tolist(), strict=True))},
+            "answerable": {
+                "bias": round(float(bias), 4),
+                "weights": dict(zip(ANSWERABLE_FEATURES, np.round(a, 4).tolist(), strict=True)),
+                "threshold": round(threshold, 4),
+            },
+            "follow_up": {"weight": 0.5},
+            "meta": {"threshold": round(meta_threshold, 4), "unless_content_above": 0.9},
+        }
+        calibration["follow_up"] = tune_follow_ups(bots, articles, calibration, report)
+        calibration["fitted"] = {
+            "on": str(args.dev.relative_to(ROOT.parent)) if args.dev.is_relative_to(ROOT.parent) else str(args.dev),
+            "questions": len(rows),
+            "date": time.strftime("%Y-%m-%d"),
+            "command": "python bench/tune.py",
+            "report": {k: round(v, 4) for k, v in report.items()},
+        }
+    print(json.dumps(calibration, indent=2))
+    print(f"fitted in {time.time() - started:.0f} s", file=sys.stderr)
+    if not args.dry_run:
+        (ROOT / "assistant" / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
+
+
+def tune_follow_ups(bots, articles, calibration, report) -> dict:
+    """Weight of the previous question in a follow-up: the best follow-up R@1 on the dev conversations."""
+    from assistant import retrieve
+
+    if not FOLLOW_UPS.exists():
+        return calibration["follow_up"]
+    by_title = {a["title"]: bot for a, bot in zip(articles, bots, strict=True)}
+    conversations = [json.loads(line) for line in FOLLOW_UPS.read_text().splitlines() if line.strip()]
+    saved = retrieve.CALIBRATION
+    retrieve.CALIBRATION = dict(calibration)
+    best = None
+    try:
+        for weight in (0.0, 0.25, 0.5, 0.75, 1.0):
+            retrieve.CALIBRATION["follow_up"] = {"weight": weight}
+            hits = {"follow-up": [], "self-contained": []}
+            for c in conversations:
+                bot = by_title[c["article"]]
+                first, second = c["turns"]
+                order = bot.retriever.rank(second["q"], [first["q"]]).order
+                hits[c["kind"]].append(order[0] == _chunk(bot, second["para"]))
+            score = np.mean(hits["follow-up"]) + np.mean(hits["self-contained"] or [0])
+            report[f"follow_up_R@1_w{weight}"] = float(np.mean(hits["follow-up"]))
+            report[f"self_contained_R@1_w{weight}"] = float(np.mean(hits["self-contained"] or [0]))
+            if best is None or score > best[0]:
+                best = (score, weight)
+    finally:
+        retrieve.CALIBRATION = saved
+    return {"weight": best[1]}
+
+
+def _chunk(bot, para: int) -> int:
+    return next(i for i, c in enumerate(bot.index.chunks) if para + 1 in c.paragraphs)
+
+
+if __name__ == "__main__":
+    main()

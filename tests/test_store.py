@@ -1,0 +1,138 @@
+"""The index folder: persistence, manifest checks, stale and damaged indexes, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from assistant import Assistant, IndexStoreError
+from assistant import store
+from assistant.article import read_article
+from assistant.errors import ArticleError
+
+ARTICLE = "Japan held naval exercises with Canada.\nThe EU wants a defense pact with Japan.\nSource: Reuters\n"
+
+
+@pytest.fixture
+def article(tmp_path):
+    path = tmp_path / "news.txt"
+    path.write_text(ARTICLE)
+    return path
+
+
+def test_index_lands_beside_the_article_and_holds_plain_files(article, fake):
+    bot = Assistant.from_article(article, embedder=fake)
+    folder = article.with_name("news.index")
+    assert bot.index_dir == folder
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["model"] == "fake-words"
+    assert manifest["dimension"] == 32
+    assert manifest["counts"] == {"paragraphs": 3, "passages": 3, "sentences": 3, "tokens": 16}
+    data = folder / manifest["data"]
+    assert sorted(p.name for p in data.iterdir()) == sorted(manifest["files"])
+    for name in manifest["files"]:
+        assert b"pickle" not in (data / name).read_bytes()[:200]
+    np.load(data / "tokens.npy", allow_pickle=False)  # no pickled objects anywhere
+
+
+def test_second_open_loads_without_embedding(article, fake):
+    Assistant.from_article(article, embedder=fake)
+    calls = fake.calls
+    bot = Assistant.from_article(article, embedder=fake)
+    assert fake.calls == calls
+    assert bot.ask("naval exercises with Canada").passages[0].paragraph == 1
+
+
+def test_edited_article_is_rebuilt_reusing_unchanged_sentences(article, fake, capsys):
+    Assistant.from_article(article, embedder=fake)
+    article.write_text(ARTICLE.replace("Canada", "the Philippines"))
+    before = fake.calls
+    bot = Assistant.from_article(article, embedder=fake)
+    assert "article changed" in capsys.readouterr().err
+    assert fake.calls == before + 1  # one run, for the one new sentence only
+    assert "Philippines" in bot.ask("naval exercises with the Philippines").passages[0].text
+
+
+def test_other_model_triggers_rebuild(article, fake):
+    Assistant.from_article(article, embedder=fake)
+
+    class Other(type(fake)):
+        name = "other-model"
+
+    bot = Assistant.from_article(article, embedder=Other())
+    assert bot.index.manifest["model"] == "other-model"
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate", "random", "manifest-dimension"])
+def test_damaged_index_is_detected_before_reading_and_rebuilt(article, fake, damage):
+    Assistant.from_article(article, embedder=fake)
+    folder = article.with_name("news.index")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    faiss_file = folder / manifest["data"] / "passages.faiss"
+    if damage == "delete":
+        faiss_file.unlink()
+    elif damage == "truncate":
+        faiss_file.write_bytes(faiss_file.read_bytes()[:40])
+    elif damage == "random":
+        faiss_file.write_bytes(os.urandom(faiss_file.stat().st_size))
+    else:
+        manifest["dimension"] = 384
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(store.Stale):
+        store._open(folder, read_article(article), fake)
+    bot = Assistant.from_article(article, embedder=fake)
+    assert bot.ask("defense pact").passages[0].paragraph == 2
+
+
+def test_crash_while_saving_keeps_the_previous_index(article, fake, monkeypatch):
+    Assistant.from_article(article, embedder=fake)
+    folder = article.with_name("news.index")
+    before = (folder / "manifest.json").read_text()
+    article.write_text(ARTICLE + "A new paragraph about submarines.\n")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("killed mid-write")
+
+    monkeypatch.setattr(np, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        Assistant.from_article(article, embedder=fake)
+    monkeypatch.undo()
+    assert (folder / "manifest.json").read_text() == before
+    assert store.load(folder, store.read_manifest(folder)).manifest["counts"]["passages"] == 3
+
+
+def test_load_reads_an_index_folder_on_its_own(article, fake):
+    Assistant.from_article(article, embedder=fake)
+    bot = Assistant.load(article.with_name("news.index"), embedder=fake)
+    assert bot.article.source == "Reuters"
+    assert bot.ask("defense pact").passages[0].paragraph == 2
+
+
+def test_load_of_an_empty_folder_says_how_to_build(tmp_path, fake):
+    with pytest.raises(IndexStoreError, match="assistant index ARTICLE --index"):
+        Assistant.load(tmp_path, embedder=fake)
+
+
+def test_bad_article_writes_nothing(tmp_path, fake):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ArticleError):
+        Assistant.from_article(path, embedder=fake)
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_stale_index_in_read_only_folder_is_a_clear_error(article, fake, monkeypatch):
+    import filelock
+
+    Assistant.from_article(article, embedder=fake)
+    article.write_text(ARTICLE + "More.\n")
+
+    def refuse(self, *args, **kwargs):  # what a read-only folder does (root ignores chmod, so simulate it)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(filelock.FileLock, "acquire", refuse)
+    with pytest.raises(IndexStoreError, match="not writable"):
+        Assistant.from_article(article, embedder=fake)
