@@ -56,6 +56,7 @@ def load_squad(path: Path, limit: int | None = None) -> list[dict]:
 def open_articles(articles: list[dict], folder: Path, embedder) -> list[Assistant]:
     """Write each article as text, one paragraph per line, and open it as a user would."""
     bots = []
+    folder.mkdir(parents=True, exist_ok=True)
     for n, article in enumerate(articles):
         path = folder / f"{n:03d}.txt"
         path.write_text("\n".join(p.replace("\n", " ") for p in article["paragraphs"]) + "\n", encoding="utf-8")

@@ -121,13 +121,14 @@ class Retriever:
         """Every signal for every passage, fused; metadata lines lead only for questions about the article."""
         starts = self.first_sentence
         dense = self.sentence_vectors @ query.vector
-        by_sentence = np.full((len(query.tokens), len(self.owner)), -1.0, dtype=np.float32)
+        # Late interaction, laid out (token, question token) so that reductions run over contiguous rows.
+        by_sentence = np.full((len(self.owner), len(query.tokens)), -1.0, dtype=np.float32)
         if self.has_tokens.any():
-            sim = query.tokens @ self.tokens.T
-            by_sentence[:, self.has_tokens] = np.maximum.reduceat(sim, self.first_token[self.has_tokens], axis=1)
+            sim = self.tokens @ query.tokens.T
+            by_sentence[self.has_tokens] = np.maximum.reduceat(sim, self.first_token[self.has_tokens], axis=0)
         total = query.weights.sum()
-        late_sentence = query.weights @ by_sentence / total
-        late = query.weights @ np.maximum.reduceat(by_sentence, starts, axis=1) / total
+        late_sentence = by_sentence @ query.weights / total
+        late = np.maximum.reduceat(by_sentence, starts, axis=0) @ query.weights / total
         bm25_sentence = sum(w * self.sentence_lexical.scores(t) for t, w in query.terms)
         passage = {
             "dense_sentence": np.maximum.reduceat(dense, starts),

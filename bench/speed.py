@@ -1,0 +1,204 @@
+"""Speed benchmarks, each against a baseline measured in the same run (absolute times here are noisy).
+
+    python bench/speed.py                 # every part
+    python bench/speed.py warm cold page  # some parts: warm, cold, page, index, scale
+
+warm   Python ask() on the default article vs. the bare model.encode([question]) it needs
+cold   one-shot `assistant ask` in a new process (index built) vs. a new process importing sentence-transformers
+page   `python ui.py` start to first answer over HTTP
+index  indexing SQuAD test paragraphs vs. plain SentenceTransformer.encode of the same paragraphs
+scale  FAISS search at 1k..1M synthetic passages: exact vs. the automatic choice (HNSW above store.HNSW_ABOVE)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+ARTICLE = ROOT / "index" / "article.txt"
+QUESTIONS = [json.loads(line)["q"] for line in (ROOT / "bench" / "data" / "default-article.jsonl").read_text().splitlines()]
+SQUAD_TEST = ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "test.jsonl"
+
+
+def stats(seconds: list[float]) -> tuple[float, float]:
+    ms = sorted(1000 * s for s in seconds)
+    return statistics.median(ms), ms[min(len(ms) - 1, int(0.95 * len(ms)))]
+
+
+def row(name: str, seconds: list[float], baseline: list[float] | None = None, unit: str = "ms") -> str:
+    p50, p95 = stats(seconds)
+    if baseline is None:
+        return f"| {name} | {p50:.1f} | {p95:.1f} | | |"
+    b50, _ = stats(baseline)
+    return f"| {name} | {p50:.1f} | {p95:.1f} | {b50:.1f} | {p50 / b50:.2f} |"
+
+
+def header(title: str) -> None:
+    print(f"\n### {title}\n\n| measure | p50 ms | p95 ms | baseline p50 ms | ratio |\n|---|---|---|---|---|")
+
+
+def warm(rounds: int = 20) -> None:
+    """ask() on the default article against the model.encode([question]) it cannot do without."""
+    from assistant import Assistant
+    from assistant.embed import load_sentence_transformer, resolve_model
+
+    bot = Assistant.from_article(ARTICLE, index_dir=Path(tempfile.mkdtemp()) / "article.index")
+    model = load_sentence_transformer(*resolve_model(None))
+    asks, encodes, onnx = [], [], []
+    for _ in range(rounds):
+        for q in QUESTIONS:
+            bot.retriever.query.cache_clear()  # every ask embeds its question, as a new question would
+            t = time.perf_counter()
+            bot.ask(q)
+            asks.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            model.encode([q])
+            encodes.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            bot.embedder.encode([q])
+            onnx.append(time.perf_counter() - t)
+    header(f"Warm answer: default article, {len(asks)} asks ({len(QUESTIONS)} questions x {rounds})")
+    print(row("ask() vs. SentenceTransformer.encode([q]) (torch)", asks, encodes))
+    print(row("ask() vs. the ONNX encode([q]) it runs", asks, onnx))
+    print(row("SentenceTransformer.encode([q]) (torch)", encodes))
+
+
+def cold(runs: int = 5) -> None:
+    """A new process answering one question, index already built."""
+    folder = Path(tempfile.mkdtemp()) / "article.index"
+    cmd = [sys.executable, "-m", "assistant", "ask", "what exercises did Japan join", "--article", str(ARTICLE)]
+    env = os.environ | {"PYTHONDONTWRITEBYTECODE": "1"}
+    subprocess.run([*cmd[:5], "--json"], check=True, capture_output=True, env=env)  # builds the default index
+    del folder
+    ours, torch_import = [], []
+    baseline = [sys.executable, "-c", "from sentence_transformers import SentenceTransformer"]
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([*cmd, "--json"], check=True, capture_output=True, env=env)
+        ours.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        subprocess.run(baseline, check=True, capture_output=True, env=env)
+        torch_import.append(time.perf_counter() - t)
+    header(f"Cold answer: `assistant ask ... --json` in a new process, {runs} runs")
+    print(row("assistant ask vs. `import sentence_transformers` alone", ours, torch_import))
+
+
+def page(runs: int = 3) -> None:
+    """`python ui.py` until its first answer over HTTP, index already built."""
+    times = []
+    for _ in range(runs):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        t = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, str(ROOT / "ui.py"), "--port", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            while True:
+                try:
+                    req = urllib.request.Request(
+                        f"http://127.0.0.1:{port}/api/ask", data=b'{"question": "what exercises did Japan join"}',
+                        headers={"Content-Type": "application/json"},
+                    )  # fmt: skip
+                    urllib.request.urlopen(req, timeout=5).read()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            times.append(time.perf_counter() - t)
+        finally:
+            proc.terminate()
+            proc.wait()
+    header(f"Page ready: `python ui.py` start to first HTTP answer, {runs} runs")
+    print(row("ui.py to first answer", times))
+
+
+def index(paragraphs: int = 200) -> None:
+    """Our indexing (sentence + token vectors) against plain model.encode of the same paragraphs."""
+    from assistant.article import parse_article
+    from assistant.embed import load_embedder, load_sentence_transformer, resolve_model
+    from assistant.store import build
+
+    texts = []
+    for line in SQUAD_TEST.read_text().splitlines():
+        texts += json.loads(line)["paragraphs"]
+    texts = [t.replace("\n", " ") for t in texts[:paragraphs]]
+    article = parse_article("\n".join(texts))
+    model = load_sentence_transformer(*resolve_model(None))
+    embedder = load_embedder()
+    t = time.perf_counter()
+    model.encode(texts)
+    plain = time.perf_counter() - t
+    t = time.perf_counter()
+    built = build(article, embedder)
+    ours = time.perf_counter() - t
+    t = time.perf_counter()
+    build(article, embedder, previous=built)
+    again = time.perf_counter() - t
+    print(f"\n### Indexing {paragraphs} SQuAD test paragraphs\n")
+    print("| pipeline | seconds | paragraphs/s | ratio to plain encode |\n|---|---|---|---|")
+    print(f"| plain SentenceTransformer.encode(paragraphs) | {plain:.1f} | {paragraphs / plain:.1f} | 1.00 |")
+    print(f"| assistant build (ONNX, sentences + tokens) | {ours:.1f} | {paragraphs / ours:.1f} | {plain / ours:.2f} |")
+    print(f"| assistant rebuild, unchanged article | {again:.2f} | {paragraphs / again:.0f} | {plain / again:.0f} |")
+
+
+def scale(sizes=(1_000, 10_000, 100_000, 1_000_000), queries: int = 200, dim: int = 384) -> None:
+    """Synthetic passages: exact search vs. the index type store picks automatically."""
+    import faiss
+
+    from assistant.store import HNSW_ABOVE, _faiss_index
+
+    rng = np.random.default_rng(0)
+    print(f"\n### Scale: synthetic {dim}-d vectors, {queries} queries (HNSW above {HNSW_ABOVE:,} passages)\n")
+    print("| passages | index | build s | query p50 ms | query p95 ms | exact p50 ms | recall@10 | memory MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        # Clustered vectors, like real embeddings (uniform random ones are a worst case for graphs).
+        centers = rng.standard_normal((max(n // 100, 10), dim)).astype(np.float32)
+        x = centers[rng.integers(0, len(centers), n)] + 0.5 * rng.standard_normal((n, dim)).astype(np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        q = x[rng.integers(0, n, queries)] + 0.1 * rng.standard_normal((queries, dim)).astype(np.float32)
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
+        exact = faiss.IndexFlatIP(dim)
+        exact.add(x)
+        t = time.perf_counter()
+        index = _faiss_index(x)
+        built = time.perf_counter() - t
+        ours, base, hits = [], [], 0
+        for v in q:
+            t = time.perf_counter()
+            _, got = index.search(v[None], 10)
+            ours.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            _, want = exact.search(v[None], 10)
+            base.append(time.perf_counter() - t)
+            hits += len(set(got[0]) & set(want[0]))
+        path = Path(tempfile.mkdtemp()) / "x.faiss"
+        faiss.write_index(index, str(path))
+        mb = path.stat().st_size / 1e6
+        shutil.rmtree(path.parent)
+        p50, p95 = stats(ours)
+        print(f"| {n:,} | {type(index).__name__} | {built:.1f} | {p50:.2f} | {p95:.2f} | {stats(base)[0]:.2f} | "
+              f"{hits / (10 * queries):.3f} | {mb:.0f} |")  # fmt: skip
+
+
+PARTS = {"warm": warm, "cold": cold, "page": page, "index": index, "scale": scale}
+
+if __name__ == "__main__":
+    chosen = sys.argv[1:] or list(PARTS)
+    print(f"`python bench/speed.py {' '.join(sys.argv[1:])}`, {time.strftime('%Y-%m-%d %H:%M')}, "
+          f"{os.cpu_count()} CPUs")  # fmt: skip
+    for name in chosen:
+        PARTS[name]()
