@@ -76,14 +76,13 @@ def compose(question: str, passages: list[Passage], abstained: bool) -> Answer:
 
 
 def place(passage: Passage) -> str:
-    """"¶8" or "¶8, also ¶14"."""
+    """ "¶8" or "¶8, also ¶14"."""
     also = ", ".join(f"¶{n}" for n in passage.paragraphs[1:])
     return f"¶{passage.paragraph}" + (f", also {also}" if also else "")
 
 
 def _quote(passage: Passage) -> str:
     return f'{place(passage)} (score {passage.score:.2f}): "{passage.text}"'
-
 
 
 def decide(question: str, ranking, chunks, k: int, calibration: dict) -> Answer:
@@ -165,7 +164,9 @@ def question_kinds(question: str) -> np.ndarray:
 
 def sentence_kinds(sentences: list[str]) -> np.ndarray:
     """Which kinds of answer each sentence holds (one 0/1 row over KINDS per sentence)."""
-    return np.array([[bool(p.search(s)) for p in _HOLDS_RE] for s in sentences], dtype=np.float32).reshape(-1, len(KINDS))
+    return np.array([[bool(p.search(s)) for p in _HOLDS_RE] for s in sentences], dtype=np.float32).reshape(
+        -1, len(KINDS)
+    )
 
 
 def _z(x: np.ndarray) -> np.ndarray:

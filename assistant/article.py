@@ -214,7 +214,7 @@ def _hard_wrapped(text: str, lines: list[tuple[int, int]]) -> bool:
 
 def _line_blocks(text: str, lines: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
     blocks: list[list[tuple[int, int]]] = [[lines[0]]]
-    for prev, line in zip(lines, lines[1:]):
+    for prev, line in zip(lines, lines[1:], strict=False):
         gap = text[prev[1] : line[0]]
         if gap.count("\n") + gap.replace("\r\n", "\n").count("\r") >= 2:
             blocks.append([])

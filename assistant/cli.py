@@ -32,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="build (or refresh) the index of an article")
     p.add_argument("article", nargs="?", type=Path, help="UTF-8 text or Markdown file (default: the bundled article)")
-    p.add_argument("--index", type=Path, metavar="DIR", help="index folder (default: ARTICLE's name + .index, beside it)")
+    p.add_argument(
+        "--index", type=Path, metavar="DIR", help="index folder (default: ARTICLE's name + .index, beside it)"
+    )
     p.add_argument("--model", metavar="M", help="sentence-transformers model name or folder")
     p.set_defaults(run=_index)
 

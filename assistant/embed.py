@@ -209,7 +209,9 @@ def export_onnx(name: str, source: str, folder: Path) -> None:
     tokenizer = model.tokenizer
     inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in tokenizer.model_input_names]
     sample = tokenizer(["hello world", "a second, longer example"], padding=True, return_tensors="pt")
-    args = tuple(sample.get(k, torch.zeros_like(sample["input_ids"])) for k in ("input_ids", "attention_mask", "token_type_ids"))
+    args = tuple(
+        sample.get(k, torch.zeros_like(sample["input_ids"])) for k in ("input_ids", "attention_mask", "token_type_ids")
+    )
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".export-"))
     tmp.chmod(0o755)
@@ -228,12 +230,19 @@ def export_onnx(name: str, source: str, folder: Path) -> None:
             )
         tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
         dimension = model.get_embedding_dimension()
-        spec = {"format": _ENCODER_FORMAT, "model": name, "dimension": dimension, "max_length": model.max_seq_length or tokenizer.model_max_length}
+        spec = {
+            "format": _ENCODER_FORMAT,
+            "model": name,
+            "dimension": dimension,
+            "max_length": model.max_seq_length or tokenizer.model_max_length,
+        }
         (tmp / "encoder.json").write_text(json.dumps(spec, indent=2))
         expected = model.encode(_PROBES, normalize_embeddings=True, convert_to_numpy=True)
         got = OnnxEmbedder(tmp).encode(_PROBES)
         if not np.allclose(got, expected, atol=1e-4):
-            raise ModelError(f"model {name} did not export to ONNX faithfully (max error {np.abs(got - expected).max():.2g})")
+            raise ModelError(
+                f"model {name} did not export to ONNX faithfully (max error {np.abs(got - expected).max():.2g})"
+            )
         try:
             tmp.rename(folder)
         except OSError:  # another process exported it first

@@ -77,7 +77,9 @@ def run(path: Path, *, limit: int | None = None, baselines: bool = False, as_jso
     with tempfile.TemporaryDirectory() as tmp:
         bots = open_articles(articles, Path(tmp), embedder)
         total = sum(len(a["questions"]) for a in articles)
-        with tqdm(total=total, desc="questions", unit="q", file=sys.stderr, disable=as_json and not sys.stderr.isatty()) as bar:
+        with tqdm(
+            total=total, desc="questions", unit="q", file=sys.stderr, disable=as_json and not sys.stderr.isatty()
+        ) as bar:
             for n, (article, bot) in enumerate(zip(articles, bots, strict=True)):
                 other = bots[(n + 1) % len(bots)]
                 number = {c.paragraph: i for i, c in enumerate(bot.index.chunks)}
@@ -141,12 +143,15 @@ def table(figures: dict) -> str:
     head = ["method", *cols]
     lines = [
         f"{figures['file']}: {figures['articles']} articles, "
-        f"{next(iter(figures['methods'].values()))['questions']} questions, model {figures['model']}, {figures['date']}",
+        f"{next(iter(figures['methods'].values()))['questions']} questions, "
+        f"model {figures['model']}, {figures['date']}",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
     for name, f in figures["methods"].items():
-        cells = [("-" if f.get(c) is None else f"{f[c]:.1f}" if c == "ms_per_question" else f"{f[c]:.3f}") for c in cols]
+        cells = [
+            ("-" if f.get(c) is None else f"{f[c]:.1f}" if c == "ms_per_question" else f"{f[c]:.3f}") for c in cols
+        ]
         lines.append("| " + " | ".join([name, *cells]) + " |")
     return "\n".join(lines)

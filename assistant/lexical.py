@@ -64,7 +64,7 @@ class Lexical:
         total = self.idf[ids].sum() + (len(unique) - len(ids)) * self.idf.max(initial=1.0)
         out = np.zeros(self.size, dtype=np.float32)
         if ids:
-            weights = dict(zip(ids, self.idf[ids]))
+            weights = dict(zip(ids, self.idf[ids], strict=False))
             for i, row in enumerate(self.rows):
                 out[i] = sum(weights.get(t, 0.0) for t in row.tolist())
         return out / total

@@ -103,7 +103,7 @@ class Retriever:
         token_ids = index.token_info[:, 0].astype(np.int64)
         base = int(token_ids.max(initial=0)) + 1
         ids, df = np.unique(np.unique(self.owner[token_sentence] * base + token_ids) % base, return_counts=True)
-        self.df = dict(zip(ids.tolist(), df.tolist()))
+        self.df = dict(zip(ids.tolist(), df.tolist(), strict=False))
         sentences = [c.text[a:b] for c in chunks for a, b in c.sentences]
         self.passage_lexical = Lexical([terms(c.text) for c in chunks])
         self.sentence_lexical = Lexical([terms(s) for s in sentences])
@@ -177,4 +177,3 @@ def standardize(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     spread = values.std() if len(values) > 1 else 0.0
     z = (x - values.mean()) / (spread if spread > 1e-9 else 1.0)
     return np.where(mask, z, -1e3)
-

@@ -16,6 +16,7 @@ A crash while building leaves the previous manifest, and so the previous index, 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -124,13 +125,17 @@ def save(index: Index, folder: Path) -> None:
             _fsync(f)
         tmp.rename(folder / data)
         _fsync(folder)
-        manifest = dict(index.manifest, data=data, files=files, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        manifest = dict(
+            index.manifest, data=data, files=files, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        )
         _write(folder / "manifest.json.tmp", json.dumps(manifest, indent=2, ensure_ascii=False))
         os.replace(folder / "manifest.json.tmp", folder / "manifest.json")
         _fsync(folder)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise IndexStoreError(f"cannot write the index to {folder} ({e.strerror}): choose a writable folder with --index DIR") from None
+        raise IndexStoreError(
+            f"cannot write the index to {folder} ({e.strerror}): choose a writable folder with --index DIR"
+        ) from None
     _remove_unused(folder, keep=data)
 
 
@@ -192,7 +197,8 @@ def load(folder: Path, manifest: dict) -> Index:
     n, d, s = len(chunks), manifest.get("dimension"), sum(len(c.sentences) for c in chunks)
     if (
         vectors.ntotal != n or vectors.d != d or sentence_vectors.shape != (s, d) or tokens.shape[1:] != (d,)
-        or token_info.shape != (len(tokens), 2) or (len(token_info) and not 0 <= token_info[:, 1].min() <= token_info[:, 1].max() < s)
+        or token_info.shape != (len(tokens), 2)
+        or (len(token_info) and not 0 <= token_info[:, 1].min() <= token_info[:, 1].max() < s)
     ):  # fmt: skip
         raise Stale("index files disagree with the manifest")
     return Index(article, vectors, sentence_vectors, tokens, token_info, manifest)
@@ -262,7 +268,11 @@ def _known(previous: Index | None, embedder) -> dict[str, tuple]:
     sentence = previous.token_info[:, 1]
     bounds = np.searchsorted(sentence, np.arange(len(texts) + 1))
     return {
-        t: (previous.sentence_vectors[n], previous.tokens[bounds[n] : bounds[n + 1]], previous.token_info[bounds[n] : bounds[n + 1], 0])
+        t: (
+            previous.sentence_vectors[n],
+            previous.tokens[bounds[n] : bounds[n + 1]],
+            previous.token_info[bounds[n] : bounds[n + 1], 0],
+        )
         for n, t in enumerate(texts)
     }  # fmt: skip
 
@@ -293,10 +303,8 @@ def _versions() -> dict[str, str]:
 
     out = {}
     for package in ("article-assistant", "faiss-cpu", "numpy", "onnxruntime", "tokenizers", "syntok"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             out[package] = version(package)
-        except PackageNotFoundError:
-            pass
     return out
 
 
@@ -321,5 +329,9 @@ def _fsync(path: Path) -> None:
 def _remove_unused(folder: Path, keep: str) -> None:
     """Delete data folders no manifest names any more (older builds, crashed builds)."""
     for entry in folder.iterdir():
-        if entry.is_dir() and entry.name != keep and (entry.name.startswith("data-") or entry.name.startswith(".data-")):
+        if (
+            entry.is_dir()
+            and entry.name != keep
+            and (entry.name.startswith("data-") or entry.name.startswith(".data-"))
+        ):
             shutil.rmtree(entry, ignore_errors=True)

@@ -29,7 +29,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 ARTICLE = ROOT / "index" / "article.txt"
-QUESTIONS = [json.loads(line)["q"] for line in (ROOT / "bench" / "data" / "default-article.jsonl").read_text().splitlines()]
+QUESTIONS = [
+    json.loads(line)["q"] for line in (ROOT / "bench" / "data" / "default-article.jsonl").read_text().splitlines()
+]
 SQUAD_TEST = ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "test.jsonl"
 
 

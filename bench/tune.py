@@ -55,7 +55,13 @@ def split_small(articles: list[dict]) -> list[dict]:
     for a in articles:
         for start in range(0, len(a["paragraphs"]) - SMALL + 1, SMALL):
             qs = [q | {"para": q["para"] - start} for q in a["questions"] if start <= q["para"] < start + SMALL]
-            out.append({"title": f"{a['title']}[{start}]", "paragraphs": a["paragraphs"][start : start + SMALL], "questions": qs})
+            out.append(
+                {
+                    "title": f"{a['title']}[{start}]",
+                    "paragraphs": a["paragraphs"][start : start + SMALL],
+                    "questions": qs,
+                }
+            )
     return out
 
 
@@ -154,10 +160,14 @@ def answerable_rows(rows, w):
     x, y = [], []
     for r in rows:
         for signals, coverage, size, label in (
-            (r["passage"], r["coverage"], r["size"], 1), (r["far"], r["far_coverage"], r["far_size"], 0)
+            (r["passage"], r["coverage"], r["size"], 1),
+            (r["far"], r["far_coverage"], r["far_size"], 0),
         ):
             top = int(np.argmax(fused(signals, w)))
-            feats = dict(zip(PASSAGE_FEATURES, signals[top], strict=True)) | {"coverage": coverage, "log_passages": np.log(size)}
+            feats = dict(zip(PASSAGE_FEATURES, signals[top], strict=True)) | {
+                "coverage": coverage,
+                "log_passages": np.log(size),
+            }
             x.append([feats[f] for f in ANSWERABLE_FEATURES])
             y.append(label)
     return np.array(x), np.array(y)
@@ -232,7 +242,9 @@ def main() -> None:
 
         calibration = {
             "passage": {"weights": dict(zip(PASSAGE_FEATURES, np.round(w, 4).tolist(), strict=True))},
-            "sentence": {"weights": dict(zip((*SENTENCE_FEATURES, "answer_type"), np.round(v, 4).tolist(), strict=True))},
+            "sentence": {
+                "weights": dict(zip((*SENTENCE_FEATURES, "answer_type"), np.round(v, 4).tolist(), strict=True))
+            },
             "answerable": {
                 "bias": round(float(bias), 4),
                 "weights": dict(zip(ANSWERABLE_FEATURES, np.round(a, 4).tolist(), strict=True)),

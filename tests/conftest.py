@@ -81,4 +81,6 @@ def real_bot(real_embedder, tmp_path_factory):
     """The default article with the real model, indexed into a temporary folder."""
     from assistant import Assistant
 
-    return Assistant.from_article(DEFAULT_ARTICLE, tmp_path_factory.mktemp("index") / "article.index", embedder=real_embedder)
+    return Assistant.from_article(
+        DEFAULT_ARTICLE, tmp_path_factory.mktemp("index") / "article.index", embedder=real_embedder
+    )

@@ -7,7 +7,9 @@ import pytest
 from assistant import Answer, Assistant, QuestionError
 from assistant.api import MAX_QUESTION_CHARS, clean_question
 
-EXERCISES = "Last week, Japan conducted joint naval exercises with the U.S., Canada and the Philippines in the South China Sea."
+EXERCISES = (
+    "Last week, Japan conducted joint naval exercises with the U.S., Canada and the Philippines in the South China Sea."
+)
 FIGHTER = "Last year saw Tokyo sign a treaty to establish a programme to develop an advanced fighter jet alongside Britain and Italy."
 
 
@@ -57,7 +59,11 @@ def test_source_line_never_outranks_content(real_bot):
 
 def test_every_quote_is_verbatim_and_never_repeated(real_bot):
     text = real_bot.article.text
-    for question in ["what exercises did Japan join", "Why is Tokyo spending more on defense?", "What is the capital of France?"]:
+    for question in [
+        "what exercises did Japan join",
+        "Why is Tokyo spending more on defense?",
+        "What is the capital of France?",
+    ]:
         answer = real_bot.ask(question, k=10)
         quoted = [p.text for p in answer.passages]
         assert len(quoted) == len(set(quoted))

@@ -47,7 +47,10 @@ def test_collapsing_is_idempotent():
 
 
 def test_hard_wrapped_prose_keeps_blocks():
-    first = "The bloc hopes to reach a ministerial agreement with Japan by the\nend of 2024 that would see co-funded projects undertaken by Japan and\nfirms."
+    first = (
+        "The bloc hopes to reach a ministerial agreement with Japan by the\n"
+        "end of 2024 that would see co-funded projects undertaken by Japan and\nfirms."
+    )
     second = "Such cooperation would represent the first such defense-related\ncollaboration between the EU and Japan."
     paragraphs = split_paragraphs(f"{first}\n\n{second}\n")
     assert [p.text for p in paragraphs] == [first, second]

@@ -12,7 +12,9 @@ from tests.conftest import DEFAULT_ARTICLE
 
 
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,9 @@ def test_ask_json_prints_exactly_one_object(article_copy):
 
 
 def test_ask_plain_output_is_readable(article_copy):
-    done = run("ask", "Which countries is Japan building a fighter jet with?", "--article", str(article_copy), "-k", "1")
+    done = run(
+        "ask", "Which countries is Japan building a fighter jet with?", "--article", str(article_copy), "-k", "1"
+    )
     assert done.returncode == 0
     assert done.stdout.startswith("Last year saw Tokyo sign a treaty")
     assert "¶5, also ¶11" in done.stdout
@@ -80,7 +84,7 @@ def test_help_is_fast_to_reach():
     done = run("--help")
     assert done.returncode == 0 and "index" in done.stdout and "ask" in done.stdout
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys, assistant.cli; print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"],
+        [sys.executable, "-c", "import sys, assistant.cli; print('torch' in sys.modules, 'transformers' in sys.modules)"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert probe.stdout.split() == ["False", "False"]

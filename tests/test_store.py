@@ -8,8 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from assistant import Assistant, IndexStoreError
-from assistant import store
+from assistant import Assistant, IndexStoreError, store
 from assistant.article import read_article
 from assistant.errors import ArticleError
 
