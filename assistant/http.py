@@ -477,7 +477,11 @@ def _json_type(value: object) -> str:
 
 
 class _BodyLimit:
-    """413 for oversized request bodies: by Content-Length before reading, and by counting as chunks arrive."""
+    """413 for oversized request bodies: by Content-Length before reading, and by counting as chunks arrive.
+
+    Nothing is buffered here. The connection is not closed: uvicorn reads and discards the rest of the body after
+    the response, so the client reads its 413 instead of a connection reset.
+    """
 
     def __init__(self, app: ASGIApp, *, api_limit: int, page_limit: int):
         self.app = app
@@ -513,7 +517,7 @@ class _BodyLimit:
             return message
 
         async def guarded(message: Message) -> None:
-            if state["over"]:
+            if state["over"] and not state["started"]:  # the app's answer to the cut-off body; ours follows
                 return
             if message["type"] == "http.response.start":
                 state["started"] = True
