@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # offline: neither the server nor gradio_client phones home
 START_TIMEOUT = 600  # the first start on a fresh cache exports the model to ONNX and builds the index
 
 

@@ -1,0 +1,72 @@
+"""One contract, four surfaces: Python's to_dict(), `assistant ask --json`, POST /api/ask and Gradio's /ask agree."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT
+
+CASES = [
+    pytest.param("what exercises did Japan join", [], id="answered"),
+    pytest.param("Where did they take place?", ["Which countries joined Japan's naval exercises?"], id="follow-up"),
+    pytest.param("What is the capital of France?", [], id="abstains"),
+]
+K = 3
+
+
+def as_json(value) -> dict:
+    """What a client reads: the value through a JSON round trip."""
+    return json.loads(json.dumps(value, ensure_ascii=False))
+
+
+@pytest.fixture(scope="module")
+def python_answers(bot) -> dict[str, dict]:
+    return {q: as_json(bot.ask(q, history=h, k=K).to_dict()) for q, h in (c.values for c in CASES)}
+
+
+@pytest.fixture(scope="module")
+def gradio(server):
+    """A gradio_client on the running server; skipped while the chat page has no /ask endpoint."""
+    from gradio_client import Client
+
+    client = Client(server.url, verbose=False)
+    # TODO(chat): remove this skip once assistant/chat.py exposes api_name="/ask" (the chat issue).
+    if "/ask" not in client.view_api(print_info=False, return_format="dict")["named_endpoints"]:
+        pytest.skip("the chat page has no Gradio /ask endpoint yet (assistant/chat.py, built in the chat issue)")
+    return client
+
+
+@pytest.mark.parametrize(("question", "history"), CASES)
+def test_cases_cover_an_answer_a_follow_up_and_an_abstention(python_answers, question, history):
+    answer = python_answers[question]
+    assert answer["question"] == question
+    if question.startswith("What is the capital"):
+        assert answer["abstained"] is True
+    else:
+        assert answer["passages"][0]["paragraph"] == 8
+
+
+@pytest.mark.parametrize(("question", "history"), CASES)
+def test_cli_json_is_the_python_answer(server, python_answers, question, history):
+    command = [sys.executable, "-m", "assistant", "ask", question, "--index", str(server.index_dir), "--json"]
+    command += ["-k", str(K)] + [arg for earlier in history for arg in ("--history", earlier)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == python_answers[question]
+
+
+@pytest.mark.parametrize(("question", "history"), CASES)
+def test_http_json_is_the_python_answer(client, python_answers, question, history):
+    response = client.post("/api/ask", json={"question": question, "history": history, "k": K})
+    assert response.status_code == 200, response.text
+    assert response.json() == python_answers[question]
+
+
+@pytest.mark.parametrize(("question", "history"), CASES)
+def test_gradio_ask_is_the_python_answer(gradio, python_answers, question, history):
+    result = gradio.predict(question, history, K, api_name="/ask")
+    assert as_json(result) == python_answers[question]
