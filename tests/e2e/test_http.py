@@ -441,3 +441,44 @@ def test_ten_concurrent_clients_get_the_serial_answers(server, client):
     assert [s for _, s, _ in results if s != 200] == []
     for question, _, answer in results:
         assert answer == serial[question], question
+
+
+# ---- serving: `assistant serve` is `python ui.py` -------------------------------------------------------------
+
+
+def test_serve_and_ui_take_the_same_options():
+    import subprocess
+    import sys
+
+    def options(*command: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, *command, "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return sorted(word for word in done.stdout.split() if word.startswith("--"))
+
+    assert options("ui.py") == options("-m", "assistant", "serve")
+    assert {"--article", "--index", "--host", "--port", "--model"} <= set(options("ui.py"))
+
+
+def test_a_busy_port_fails_at_once_with_one_line(server):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "serve", "--port", str(server.port), "--index", str(server.index_dir)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{server.port}" in done.stderr and "--port" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_listening_socket_is_tcp_so_connections_get_nodelay():
+    from assistant.http import _listen
+
+    sock = _listen("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP  # asyncio sets TCP_NODELAY on accepted sockets only then
+    finally:
+        sock.close()
