@@ -70,3 +70,24 @@ def test_http_json_is_the_python_answer(client, python_answers, question, histor
 def test_gradio_ask_is_the_python_answer(gradio, python_answers, question, history):
     result = gradio.predict(question, history, K, api_name="/ask")
     assert as_json(result) == python_answers[question]
+
+
+@pytest.mark.parametrize("question", ["   ", "?!?"])
+def test_a_bad_question_gets_the_same_message_everywhere(bot, server, client, gradio, question):
+    from gradio_client.exceptions import AppError
+
+    from assistant import QuestionError
+
+    with pytest.raises(QuestionError) as python_error:
+        bot.ask(question)
+    message = str(python_error.value)
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", question, "--index", str(server.index_dir), "--json"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.strip() == f"assistant: error: {message}"
+    response = client.post("/api/ask", json={"question": question})
+    assert response.status_code == 422 and response.json() == {"detail": message}
+    with pytest.raises(AppError) as gradio_error:
+        gradio.predict(question, [], K, api_name="/ask")
+    assert str(gradio_error.value) == message
