@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -482,3 +483,35 @@ def test_listening_socket_is_tcp_so_connections_get_nodelay():
         assert sock.proto == socket.IPPROTO_TCP  # asyncio sets TCP_NODELAY on accepted sockets only then
     finally:
         sock.close()
+
+
+# ---- docs/api.md: its examples run as written (against this server instead of port 7860) ------------------------
+
+_DOC_BLOCKS = [
+    (lang, code)
+    for lang, code in re.findall(r"```(\w+)\n(.*?)```", (ROOT / "docs" / "api.md").read_text(encoding="utf-8"), re.S)
+    if lang in ("bash", "python")
+]
+
+
+@pytest.mark.parametrize(("lang", "code"), _DOC_BLOCKS, ids=[f"{lang}-{i}" for i, (lang, _) in enumerate(_DOC_BLOCKS)])
+def test_docs_examples_run(server, lang, code):
+    import shutil
+    import subprocess
+    import sys
+
+    code = code.replace("http://127.0.0.1:7860", server.url)
+    if "gradio_client" in code:
+        info = httpx.get(f"{server.url}/gradio_api/info", timeout=30).json()
+        if "/ask" not in info.get("named_endpoints", {}):
+            pytest.skip("the chat page has no Gradio /ask endpoint yet")
+    if lang == "bash":
+        if not shutil.which("curl"):
+            pytest.skip("curl is not installed")
+        done = subprocess.run(["bash", "-c", code], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["passages"]
+    else:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip()
