@@ -1,0 +1,393 @@
+"""The chat page's rendering and turn logic: escaping, highlights, ¶ labels, abstentions, the article panel."""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from assistant import Answer, Highlight, Passage, QuestionError
+from assistant.api import MAX_HISTORY
+from assistant.article import parse_article
+from assistant.chat import (
+    CLOSEST,
+    EXAMPLES,
+    NOT_COVERED,
+    UNEXPECTED,
+    examples_for,
+    friendly,
+    place,
+    render_answer,
+    render_article,
+    render_notice,
+    render_question,
+    sanitize,
+    score_text,
+    split_highlight,
+    take_turn,
+    text_html,
+)
+
+EXERCISES = (
+    "Last week, Japan conducted joint naval exercises with the U.S., Canada and the Philippines in the South China Sea."
+)
+PAYLOADS = [
+    "<script>window.__pwned=1</script>",
+    "<img src=x onerror=alert(1)>",
+    '<img src="http://example.com/x.png">',
+    "![](http://example.com/y.png)",
+    "[link](http://example.com)",
+    "**bold**",
+    "$x^2$",
+    "$$y^2$$",
+    '<a href="http://example.com">a</a>',
+    "<iframe src=http://example.com></iframe>",
+    "<style>body{display:none}</style>",
+    "${alert(1)} {{constructor.constructor('alert(1)')()}}",
+    "&amp; &lt;b&gt; \"quoted\" 'single'",
+]
+ALLOWED_TAGS = {"div", "p", "span", "blockquote", "mark", "details", "summary", "br"}
+ALLOWED_ATTRS = {"class", "id", "data-paragraph", "role"}
+
+
+class Markup(HTMLParser):
+    """The tags, attributes and text of an HTML fragment."""
+
+    def __init__(self, fragment: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.text: list[str] = []
+        self.feed(fragment)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, attrs))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    @property
+    def plain(self) -> str:
+        return "".join(self.text)
+
+
+def assert_only_our_markup(fragment: str) -> None:
+    for tag, attrs in Markup(fragment).tags:
+        assert tag in ALLOWED_TAGS, tag
+        for name, value in attrs:
+            assert name in ALLOWED_ATTRS, (tag, name)
+            assert value is None or re.fullmatch(r"[\w -]*", value), (tag, name, value)
+
+
+def passage(text: str, start: int, end: int, *, paragraph: int = 1, places=None, score: float = 0.5) -> Passage:
+    return Passage(paragraph, tuple(places or (paragraph,)), text, score, Highlight(start, end, text[start:end]))
+
+
+def marked(fragment: str) -> list[str]:
+    return [html.unescape(m) for m in re.findall(r'<mark class="qa-hl">(.*?)</mark>', fragment)]
+
+
+# ---- sanitize and escape ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("a\x00b", "ab"),
+        ("bell\x07 esc\x1b[31m cr\r del\x7f c1\x85\x9f", "bell esc[31m cr del c1"),
+        ("keep\nnew\tlines", "keep\nnew\tlines"),
+        (
+            "over\u202eride\u202c emb\u202a\u202b\u202d iso\u2066\u2067\u2068\u2069 marks\u200e\u200f\u061c",
+            "override emb iso marks",
+        ),
+        ("¶ café 東京 مرحبا 🙂 “quotes”", "¶ café 東京 مرحبا 🙂 “quotes”"),
+    ],
+)
+def test_sanitize_strips_controls_and_bidi_overrides(raw, shown):
+    assert sanitize(raw) == shown
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_text_html_is_literal_text(payload):
+    out = text_html(payload)
+    assert "<" not in out and ">" not in out and '"' not in out
+    assert html.unescape(out) == payload
+
+
+def test_text_html_keeps_line_breaks_and_drops_controls():
+    assert text_html("a<b\r\nc\x00\u202ed") == "a&lt;b<br>cd"
+
+
+# ---- answers ------------------------------------------------------------------------------------------------------
+
+
+def test_mark_wraps_exactly_the_highlight_span():
+    text = "First sentence. Second <b>sentence</b> here. Third."
+    start = text.index("Second")
+    end = text.index(" Third")
+    out = render_answer(Answer("q", "t", (passage(text, start, end),), False))
+    assert marked(out) == [text[start:end]]  # one mark, in the quote (the direct answer above is the sentence alone)
+    quote = re.search(r'<blockquote class="qa-text">(.*?)</blockquote>', out).group(1)
+    before, rest = quote.split('<mark class="qa-hl">')
+    inside, after = rest.split("</mark>")
+    assert (html.unescape(before), html.unescape(inside), html.unescape(after)) == (
+        text[:start],
+        text[start:end],
+        text[end:],
+    )
+
+
+def test_direct_answer_is_the_answering_sentence_then_the_quotes():
+    text = "Intro. The answer is here. Outro."
+    best = passage(text, 7, 26, paragraph=8, places=(8, 14), score=0.8123)
+    other = passage("Another passage.", 0, 16, paragraph=3, score=0.3)
+    out = render_answer(Answer("q", "t", (best, other), False))
+    direct = re.search(r'<p class="qa-direct">(.*?)</p>', out).group(1)
+    assert Markup(direct).plain == "The answer is here. ¶8 · also ¶14"
+    assert out.index("qa-direct") < out.index("qa-quote")
+    plain = Markup(out).plain
+    assert "score 0.81" in plain and "score 0.30" in plain
+    assert plain.index("¶8 · also ¶14score 0.81") < plain.index("¶3score 0.30")
+    assert NOT_COVERED not in plain
+    assert_only_our_markup(out)
+
+
+def test_weak_passages_are_folded_but_still_quoted():
+    best = passage("Best.", 0, 5, paragraph=1, score=0.9)
+    weak = passage("Weak one.", 0, 9, paragraph=2, score=0.004)
+    out = render_answer(Answer("q", "t", (best, weak), False))
+    folded = re.search(r'<details class="qa-more"><summary>(.*?)</summary>(.*)</details>', out)
+    assert folded.group(1) == "1 weaker match (score below 0.10)"
+    assert "¶2" in folded.group(2) and "score 0.00" in folded.group(2) and "Weak one." in folded.group(2)
+    assert "¶1" not in folded.group(2)
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "places", "label"),
+    [(8, (8,), "¶8"), (8, (8, 14), "¶8 · also ¶14"), (5, (5, 11, 12), "¶5 · also ¶11, ¶12")],
+)
+def test_place_labels(paragraph, places, label):
+    assert place(passage("x", 0, 1, paragraph=paragraph, places=places)) == label
+
+
+@pytest.mark.parametrize(("score", "text"), [(0.6666, "score 0.67"), (0.0004, "score 0.00"), (1.0, "score 1.00")])
+def test_score_text(score, text):
+    assert score_text(score) == text
+
+
+def test_abstention_says_so_and_labels_the_closest_passage():
+    closest = passage("Nearby text. Not it.", 0, 12, paragraph=5, places=(5, 11), score=0.02)
+    out = render_answer(Answer("q", "t", (closest,), True))
+    plain = Markup(out).plain
+    assert plain.startswith(NOT_COVERED)
+    assert f"{CLOSEST} ¶5 · also ¶11" in plain and "score 0.02" in plain
+    assert "Nearby text. Not it." in plain
+    assert "<mark" not in out  # nothing is presented as the answer
+    assert "qa-direct" not in out
+
+
+def test_abstention_without_a_passage():
+    out = render_answer(Answer("q", "t", (), True))
+    assert Markup(out).plain == NOT_COVERED
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_hostile_passage_and_question_render_as_literal_text(payload):
+    text = f"Before {payload} middle. Then {payload} after."
+    start = text.index("Then")
+    out = render_answer(Answer(payload, "t", (passage(text, start, len(text)),), False))
+    assert_only_our_markup(out)
+    assert text in Markup(out).plain
+    assert marked(out) == [text[start:]]
+    question = render_question(payload)
+    assert_only_our_markup(question)
+    assert Markup(question).plain == payload
+
+
+def test_controls_are_stripped_around_the_highlight_without_shifting_it():
+    text = "A\u202e\x07b. Second\x1b sentence."
+    start = text.index("Second")
+    out = render_answer(Answer("q", "t", (passage(text, start, len(text)),), False))
+    assert marked(out) == ["Second sentence."]
+    assert "Ab. " in Markup(out).plain
+
+
+def test_highlight_offsets_that_do_not_match_fall_back_to_the_sentence_text():
+    text = "One. Two. Three."
+    bad = Passage(1, (1,), text, 0.5, Highlight(0, 3, "Two."))
+    assert split_highlight(bad) == ("One. ", "Two.", " Three.")
+    missing = Passage(1, (1,), text, 0.5, Highlight(50, 60, "Four."))
+    assert split_highlight(missing) == (text, "", "")
+    assert "<mark" not in render_answer(Answer("q", "t", (missing,), False))
+
+
+def test_long_question_is_shortened_for_display():
+    out = render_question("why " * 600)
+    assert Markup(out).plain.endswith("…")
+    assert len(Markup(out).plain) == 301
+
+
+def test_notice_escapes():
+    out = render_notice("bad <b>input</b>")
+    assert_only_our_markup(out)
+    assert Markup(out).plain == "bad <b>input</b>"
+
+
+@pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        (
+            "the question is 2,001 characters; the limit is 2,000",
+            "The question is 2,001 characters; the limit is 2,000.",
+        ),
+        ("please ask a question about the article: the question has no words", None),
+        ("", "The question could not be answered."),
+    ],
+)
+def test_friendly_messages_are_sentences(message, said):
+    out = friendly(QuestionError(message))
+    assert out[0].isupper() and out.endswith(".")
+    if said:
+        assert out == said
+
+
+# ---- the article panel --------------------------------------------------------------------------------------------
+
+
+ARTICLE = "# A <b>title</b>\nFirst para.\nThe answer. More.\nFirst para.\n" + "\n".join(PAYLOADS) + "\nSource: Wire"
+
+
+def test_article_panel_lists_every_paragraph_with_its_number():
+    article = parse_article(ARTICLE.encode(), name="a.txt")
+    out = render_article(article)
+    assert_only_our_markup(out)
+    for p in article.paragraphs:
+        row = re.search(rf'<div class="qa-para" id="qa-p{p.number}" data-paragraph="{p.number}">(.*?)</div>', out)
+        assert Markup(row.group(1)).plain == f"¶{p.number}{p.text}"
+    head = Markup(out.split('<div class="qa-paras">')[0]).plain
+    assert "A <b>title</b>" in head and "a.txt · Source: Wire" in head
+    assert "cited" not in out and "<mark" not in out
+
+
+def test_article_panel_marks_the_cited_paragraphs_and_the_answering_sentence():
+    article = parse_article(ARTICLE.encode(), name="a.txt")
+    second = article.paragraphs[1]  # "First para.", repeated as ¶4
+    third = article.paragraphs[2]
+    answer = Answer(
+        "q",
+        "t",
+        (
+            passage(third.text, 0, 11, paragraph=3, score=0.7),
+            passage(second.text, 0, 11, paragraph=2, places=(2, 4), score=0.2),
+            passage("x", 0, 1, paragraph=6, score=0.01),  # weak: quoted in the chat, not marked in the article
+        ),
+        False,
+    )
+    out = render_article(article, answer)
+    cited = re.findall(r'<div class="qa-para cited( top)?" id="qa-p(\d+)"', out)
+    assert cited == [("", "2"), (" top", "3"), ("", "4")]  # the best passage's paragraph is the one scrolled to
+    assert marked(out) == ["First para.", "The answer."]  # in its first place only: repeats may differ in spacing
+    assert "Quoted in the latest answer: ¶2, ¶3, ¶4" in Markup(out).plain
+
+
+def test_article_panel_marks_nothing_for_an_abstention():
+    article = parse_article(ARTICLE.encode(), name="a.txt")
+    closest = passage(article.paragraphs[2].text, 0, 11, paragraph=3)
+    out = render_article(article, Answer("q", "t", (closest,), True))
+    assert "cited" not in out and "<mark" not in out
+
+
+def test_article_panel_strips_controls_and_bidi():
+    article = parse_article("Evil \u202eoverride\u202c and \x07bell and \u2066iso\u2069.\n".encode(), name="x.txt")
+    plain = Markup(render_article(article)).plain
+    assert "Evil override and bell and iso." in plain
+    assert not re.search("[\x00-\x08\x0b-\x1f\u202a-\u202e\u2066-\u2069]", plain)
+
+
+# ---- the real default article -------------------------------------------------------------------------------------
+
+
+def test_real_answer_renders_the_exercises_passage(real_bot):
+    answer = real_bot.ask("what exercises did Japan join")
+    out = render_answer(answer)
+    assert_only_our_markup(out)
+    assert marked(out)[0] == EXERCISES
+    assert Markup(out).plain.startswith(f"{EXERCISES} ¶8 · also ¶14¶8 · also ¶14score ")
+    panel = render_article(real_bot.article, answer)
+    assert re.search(r'<div class="qa-para cited top" id="qa-p8"', panel)
+    assert re.search(r'<div class="qa-para cited" id="qa-p14"', panel)
+    assert marked(panel) == [EXERCISES]
+
+
+def test_real_abstention_renders_plainly(real_bot):
+    out = render_answer(real_bot.ask("What is the capital of France?"))
+    assert Markup(out).plain.startswith(NOT_COVERED + CLOSEST)
+
+
+def test_examples_are_offered_for_the_bundled_article_only(real_bot):
+    assert examples_for(real_bot.article) == EXAMPLES
+    assert EXAMPLES[0] == "what exercises did Japan join"
+    assert examples_for(parse_article(b"Some other article.", name="other.txt")) == ()
+
+
+# ---- one turn of the chat -----------------------------------------------------------------------------------------
+
+
+class Recorder:
+    """An assistant that records what it was asked and answers (or fails) as told."""
+
+    def __init__(self, result=None):
+        self.calls: list[tuple[str, list[str]]] = []
+        self.result = result or Answer("q", "t", (passage("Yes. Indeed.", 0, 4, paragraph=2),), False)
+
+    def ask(self, question, history=None, k=3):
+        self.calls.append((question, list(history or [])))
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self.result
+
+
+def test_turn_passes_the_earlier_questions_as_history():
+    bot = Recorder()
+    earlier = [f"question {i}" for i in range(25)]
+    turn = take_turn(bot, "Where did they take place?", earlier)
+    assert bot.calls == [("Where did they take place?", earlier[-MAX_HISTORY:])]
+    assert turn.asked == "Where did they take place?" and turn.answer is bot.result and not turn.keep
+    user, reply = turn.messages
+    assert user["role"] == "user" and Markup(user["content"]).plain == "Where did they take place?"
+    assert reply["role"] == "assistant" and "Yes." in marked(reply["content"])
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\n\t", None])
+def test_blank_question_gets_a_notice_without_asking(blank):
+    bot = Recorder()
+    turn = take_turn(bot, blank, ["earlier"])
+    assert bot.calls == [] and turn.answer is None and turn.asked is None
+    (reply,) = turn.messages
+    assert reply["role"] == "assistant" and "qa-notice" in reply["content"]
+
+
+def test_refused_question_is_explained_and_kept_for_editing():
+    bot = Recorder(QuestionError("the question is 2,001 characters; the limit is 2,000"))
+    turn = take_turn(bot, "x" * 2001)
+    assert turn.answer is None and turn.asked is None and turn.keep
+    assert Markup(turn.messages[1]["content"]).plain == "The question is 2,001 characters; the limit is 2,000."
+
+
+def test_unexpected_error_is_logged_and_answered_politely(capsys):
+    turn = take_turn(Recorder(RuntimeError("boom at /secret/path")), "what exercises did Japan join")
+    reply = Markup(turn.messages[1]["content"]).plain
+    assert reply == UNEXPECTED and "boom" not in reply
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "boom at /secret/path" in err
+
+
+def test_build_app_exposes_the_ask_endpoint(real_bot):
+    from assistant.chat import build_app
+
+    app = build_app(real_bot)
+    named = {fn.api_name: fn for fn in app.fns.values() if fn.api_visibility == "public"}
+    assert list(named) == ["ask"]
+    assert named["ask"].fn("what exercises did Japan join") == real_bot.ask("what exercises did Japan join").to_dict()
