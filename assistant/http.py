@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 import threading
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -270,6 +271,7 @@ def create_app(
     )
     _handle_errors(app)
     app.add_middleware(_BodyLimit, api_limit=MAX_API_BODY, page_limit=MAX_PAGE_BODY)
+    app.add_middleware(_Unexpected)  # added last: the outermost of ours
     article = _article_json(assistant)
 
     @app.post(
@@ -414,7 +416,7 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
-        # Starlette re-raises after this response, so uvicorn logs the traceback to stderr; the client sees none.
+        # A backstop for errors outside _Unexpected; Starlette re-raises, and uvicorn logs it and drops the connection.
         return _busy("internal error, try again")
 
 
@@ -474,6 +476,33 @@ def _safe(value: object) -> str:
 def _json_type(value: object) -> str:
     names = {bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}
     return "null" if value is None else names.get(type(value), "a " + type(value).__name__)
+
+
+class _Unexpected:
+    """503 for any exception no route handled: its traceback goes to stderr, the client gets JSON and keeps its
+    connection (uvicorn closes a connection whose app raised, which a kept-alive client sees as a reset)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            print(f"assistant: unexpected error on {scope['method']} {scope['path']}:", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            if not started:
+                await _busy("internal error, try again")(scope, receive, send)
 
 
 class _BodyLimit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -15,6 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from assistant.api import MAX_HISTORY, MAX_K, MAX_QUESTION_CHARS
+from assistant.errors import IndexStoreError
 
 from .conftest import ROOT, SCHEMATHESIS_CASES, free_port
 
@@ -350,32 +352,62 @@ class _Slow:
         return getattr(self.bot, name)
 
 
-def test_overload_gets_503_with_retry_after(bot):
+@contextlib.contextmanager
+def _in_process(assistant, **options):
+    """create_app(assistant) (without the chat page) served by uvicorn in a thread; yields a client."""
     import uvicorn
 
     from assistant.http import create_app
 
-    app = create_app(_Slow(bot, 0.3), max_waiting=2, max_wait=0.5, chat=False)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(assistant, chat=False, **options), port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         while not server.started:
             time.sleep(0.02)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
-            with ThreadPoolExecutor(8) as pool:
-                responses = list(pool.map(lambda _: ask(c, {"question": QUESTION}), range(8)))
-            statuses = sorted(r.status_code for r in responses)
-            assert set(statuses) == {200, 503}, statuses
-            for r in responses:
-                if r.status_code == 503:
-                    assert_clean_error(r, 503, "busy")
-                    assert r.headers["retry-after"] == "1"
-            assert ask(c, {"question": QUESTION}).status_code == 200
+            yield c
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_overload_gets_503_with_retry_after(bot):
+    with _in_process(_Slow(bot, 0.3), max_waiting=2, max_wait=0.5) as c:
+        with ThreadPoolExecutor(8) as pool:
+            responses = list(pool.map(lambda _: ask(c, {"question": QUESTION}), range(8)))
+        statuses = sorted(r.status_code for r in responses)
+        assert set(statuses) == {200, 503}, statuses
+        for r in responses:
+            if r.status_code == 503:
+                assert_clean_error(r, 503, "busy")
+                assert r.headers["retry-after"] == "1"
+        assert ask(c, {"question": QUESTION}).status_code == 200
+
+
+class _Broken(_Slow):
+    """The real assistant, except that some questions hit a bug whose message names a local file."""
+
+    def ask(self, question, *args, **kwargs):
+        if "boom" in question:
+            raise RuntimeError("cannot read /home/someone/secret/index.faiss")
+        if "store" in question:
+            raise IndexStoreError("no usable index in /home/someone/secret: rebuild it")
+        return self.bot.ask(question, *args, **kwargs)
+
+
+def test_unexpected_errors_are_503_without_details_and_logged(bot, capfd):
+    with _in_process(_Broken(bot, 0)) as c:
+        for question in ("boom", "store"):
+            response = ask(c, {"question": question})
+            assert_clean_error(response, 503, "internal error, try again")
+            assert response.headers["retry-after"] == "1" and "secret" not in response.text
+        assert ask(c, {"question": QUESTION}).status_code == 200
+    logged = capfd.readouterr().err
+    assert "Traceback" in logged and "RuntimeError: cannot read /home/someone/secret/index.faiss" in logged
 
 
 # ---- schemathesis: no generated request gets a 5xx --------------------------------------------------------------
