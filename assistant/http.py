@@ -23,8 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .api import MAX_HISTORY, MAX_K, MAX_QUESTION_CHARS, Assistant
 from .errors import AssistantError, QuestionError
 
-MAX_API_BODY = 64 * 1024
-"""Bytes in a request to /api/*: a full request (2,000-character question, 20 history items) fits in ~50 KB."""
+MAX_API_BODY = 512 * 1024
+"""Bytes in a request to /api/*. Any request within the field limits fits: 21 texts of 2,000 characters, each
+written as a 12-byte JSON escape (an emoji as a surrogate pair), make 504,000 bytes; everyday ones are < 10 KB."""
 MAX_PAGE_BODY = 2 * 1024 * 1024
 """Bytes in a request to the chat page's own routes (Gradio sends the whole conversation with each turn)."""
 MAX_WAITING = 64
@@ -174,7 +175,7 @@ def _error_doc(description: str, example: str) -> dict:
 _BUSY_DOC = _error_doc("Busy or an internal error: retry after `Retry-After` seconds.", "internal error, try again")
 _ASK_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error_doc("The body is not valid JSON.", "malformed JSON: Expecting ',' delimiter at character 31"),
-    413: _error_doc("The body is over 64 KB.", f"the request body is over {MAX_API_BODY:,} bytes"),
+    413: _error_doc(f"The body is over {MAX_API_BODY // 1024} KB.", f"the request body is over {MAX_API_BODY:,} bytes"),
     415: _error_doc(
         "The body is not sent as application/json.", "send the body as JSON with Content-Type: application/json"
     ),

@@ -168,7 +168,8 @@ _BAD_BODIES = [
     ("form", b"question=japan", {"Content-Type": "application/x-www-form-urlencoded"}, 415, "application/json"),
     ("no content type", b'{"question": "japan"}', {}, 415, "got none"),
     ("multipart", b"--x--", {"Content-Type": "multipart/form-data; boundary=x"}, 415, "application/json"),
-    ("body over 64 KB", b'{"question": "' + b"a" * 200_000 + b'"}', JSON, 413, "over 65,536 bytes"),
+    ("body over 512 KB", b'{"question": "' + b"a" * 600_000 + b'"}', JSON, 413, "over 524,288 bytes"),
+    ("question of 200,000 characters", b'{"question": "' + b"a" * 200_000 + b'"}', JSON, 422, "is 200,000 characters"),
 ]
 
 
@@ -417,7 +418,7 @@ def test_unexpected_errors_are_503_without_details_and_logged(bot, capfd):
 def api_schema(server):
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
     rejection = schema.config.checks.negative_data_rejection
-    rejection.expected_statuses = [*rejection.expected_statuses, "413"]  # a 2,000-char question list can pass 64 KB
+    rejection.expected_statuses = [*rejection.expected_statuses, "413"]  # schema-breaking bodies can pass 512 KB
     return schema
 
 
@@ -547,3 +548,12 @@ def test_docs_examples_run(server, lang, code):
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip()
+
+
+def test_the_largest_valid_request_fits_the_body_limit(client):
+    """Field limits, not the byte limit, decide: 21 texts of 2,000 emoji, each sent as a \\ud83d\\udea2 escape."""
+    text = "naval exercises " + "\U0001f6a2" * (MAX_QUESTION_CHARS - 16)
+    body = json.dumps({"question": text, "history": [text] * MAX_HISTORY, "k": MAX_K})
+    assert len(body.encode()) > 500_000
+    response = client.post("/api/ask", content=body.encode(), headers=JSON)
+    assert response.status_code == 200, response.text
