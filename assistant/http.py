@@ -601,6 +601,8 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(128)
+    except socket.gaierror as e:
+        raise AssistantError(f"cannot listen on {host!r} ({e.strerror}): pass --host 127.0.0.1 or an address") from None
     except OSError as e:
         if sock is not None:
             sock.close()
