@@ -120,8 +120,9 @@ def main() -> None:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
 
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())  # other processes on the CPUs show up in both columns
     print(f"\n{len(measured)} distinct questions, default article, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}\n")  # fmt: skip
+          f"{os.cpu_count()} CPUs (load average {load}), Python {platform.python_version()}\n")  # fmt: skip
     print("| measure | p50 ms | p95 ms | mean ms |")
     print("|---|---|---|---|")
     for name, ms in [
