@@ -277,8 +277,9 @@ CSS = """
   padding: 0 8px; margin-right: 6px; }
 blockquote.qa-text { margin: 0 !important; padding: 0 !important; border: none !important;
   font-style: normal !important; quotes: none; color: var(--body-text-color); }
-mark.qa-hl { background: #fde68a; color: #1f2328; padding: 1px 2px; border-radius: 3px;
+mark.qa-hl { background: #fde68a !important; color: #1f2328 !important; padding: 1px 2px; border-radius: 3px;
   box-decoration-break: clone; -webkit-box-decoration-break: clone; }
+.qa-weak mark.qa-hl { background: #fef3c7 !important; }
 .qa-none { font-weight: 600; font-size: 1.05rem; }
 .qa-notice { border-left: 3px solid #ef4444; padding: 2px 10px; }
 .qa-more summary { cursor: pointer; }
@@ -297,9 +298,10 @@ mark.qa-hl { background: #fde68a; color: #1f2328; padding: 1px 2px; border-radiu
   font-variant-numeric: tabular-nums; }
 .qa-para.cited { background: rgba(253, 230, 138, 0.25); border-left-color: #f59e0b; }
 .qa-para.cited .qa-pnum { color: #b45309; font-weight: 600; }
-.qa-examples { gap: 6px !important; flex-wrap: wrap !important; align-items: center; }
+.qa-examples { gap: 6px !important; flex-wrap: wrap !important; align-items: center !important; }
 .qa-examples > * { flex: 0 0 auto !important; min-width: 0 !important; width: auto !important; }
 .qa-examples button { font-weight: 400 !important; }
+#qa-examples .html-container { padding: 0 !important; }
 .qa-try { color: var(--body-text-color-subdued); font-size: 0.85rem; margin-right: 2px; }
 """
 """Page styles. assistant/http.py mounts the page without css=, so they ride in a <style> in the article panel's
@@ -316,7 +318,7 @@ watch('value', () => {
 
 HEADER = (
     '<div class="qa-header"><div class="qa-h1">Article assistant</div>'
-    "<p>Ask about the article on the right. Every answer quotes it word for word, with the answering sentence "
+    "<p>Ask about the article shown alongside. Every answer quotes it word for word, with the answering sentence "
     "highlighted and its ¶ number; nothing is made up, and nothing leaves this computer.</p></div>"
 )
 
