@@ -39,6 +39,12 @@ META_QUESTIONS = (
     "Who is the author of this piece?",
 )
 """Questions about the article itself, answered from its metadata lines ("Source: Reuters")."""
+_ABOUT_ARTICLE = re.compile(
+    r"\b(article|story|piece|sources?|author|wrote|written|writer|publication|publisher|outlet|agency|wire)\b"
+    r"|\bthis (newspaper|paper|report|news)\b",
+    re.IGNORECASE,
+)
+"""A question about the article itself names it or its origin ("Which agency is this article from?")."""
 
 _FOLLOW_UP = re.compile(
     r"\b(it|its|they|them|their|this|that|these|those|there|then|he|him|his|she|her|the same|such|else)\b",
@@ -113,11 +119,12 @@ class Retriever:
     def rank(self, question: str, history: list[str] = ()) -> Ranking:
         """Score every passage for the question, using the latest earlier question if this one leans on it."""
         query = self.query(question)
+        meta = self.meta_similarity(question, query.vector) if self.metadata else 0.0
         if history and self.is_follow_up(question):
             query = query.plus(self.query(history[-1]), CALIBRATION["follow_up"]["weight"])
-        return self.score(query)
+        return self.score(query, meta)
 
-    def score(self, query: Query) -> Ranking:
+    def score(self, query: Query, meta_similarity: float = 0.0) -> Ranking:
         """Every signal for every passage, fused; metadata lines lead only for questions about the article."""
         starts = self.first_sentence
         dense = self.sentence_vectors @ query.vector
@@ -144,16 +151,19 @@ class Retriever:
         coverage = float(np.mean([t in self.passage_lexical.vocab for t in own])) if own else 0.0
         return Ranking(
             passage, {"dense": dense, "late": late_sentence, "bm25": bm25_sentence}, fused, order,
-            self.content, starts, self.sentence_kinds, coverage, self.metadata, self.meta_similarity(query),
+            self.content, starts, self.sentence_kinds, coverage, self.metadata, meta_similarity,
         )  # fmt: skip
 
     def is_follow_up(self, question: str) -> bool:
         """Does the question lean on the conversation: a pronoun or "there", or one word only?"""
         return bool(_FOLLOW_UP.search(question)) or len(terms(question)) <= 1
 
-    def meta_similarity(self, query: Query) -> float:
-        """How much the question resembles a question about the article itself (0 if it has no metadata)."""
-        return float((self.meta_vectors @ query.vector).max()) if self.metadata else 0.0
+    def meta_similarity(self, question: str, vector: np.ndarray) -> float:
+        """How much the question resembles one about the article itself; 0 if it names neither the article
+        nor its origin ("Which agency is this article from?" does; "Who commented on the report?" does not)."""
+        if not _ABOUT_ARTICLE.search(question):
+            return 0.0
+        return float((self.meta_vectors @ vector).max())
 
     @cached_property
     def meta_vectors(self) -> np.ndarray:
