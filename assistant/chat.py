@@ -336,14 +336,14 @@ def build_app(assistant, examples: Sequence[str] | None = None) -> gr.Blocks:
 
     def send(question: str, messages: list, earlier: list):
         turn = take_turn(assistant, question, earlier)
-        messages = [*(messages or []), *turn.messages]
+        messages = [*messages, *turn.messages]
         if turn.answer is None:
-            return (question if turn.keep else ""), messages, earlier, gr.skip()
+            return (question if turn.keep else ""), messages, messages, earlier, gr.skip()
         earlier = [*earlier, turn.asked][-MAX_HISTORY:]
-        return "", messages, earlier, render_article(article, turn.answer)
+        return "", messages, messages, earlier, render_article(article, turn.answer)
 
     def clear():
-        return "", [], [], render_article(article)
+        return "", [], [], [], render_article(article)
 
     def ask(question: str, history: list[str] | None = None, k: int = 3) -> dict:
         """Answer a question about the article: the same JSON as `assistant ask --json` and POST /api/ask.
@@ -401,14 +401,16 @@ def build_app(assistant, examples: Sequence[str] | None = None) -> gr.Blocks:
                     js_on_load=SCROLL_TO_CITED,
                     head=f"<style>{CSS}</style>",
                 )
+        # The conversation lives on the server (State), so the browser does not upload it again with every turn.
+        log = gr.State([])
         earlier = gr.State([])
 
-        outputs = [box, chatbot, earlier, panel]
+        outputs = [box, chatbot, log, earlier, panel]
         turn = dict(outputs=outputs, show_progress="minimal", show_progress_on=[chatbot], api_visibility="private")
-        box.submit(send, [box, chatbot, earlier], **turn)
-        send_button.click(send, [box, chatbot, earlier], **turn)
+        box.submit(send, [box, log, earlier], **turn)
+        send_button.click(send, [box, log, earlier], **turn)
         for button, question in zip(example_buttons, examples, strict=True):
-            button.click(lambda m, e, q=question: send(q, m, e), [chatbot, earlier], **turn)
+            button.click(lambda m, e, q=question: send(q, m, e), [log, earlier], **turn)
         clear_button.click(clear, None, outputs, show_progress="hidden", api_visibility="private")
         # The chat's own trash icon empties the chat; forget its questions and unmark the article too.
         chatbot.clear(clear, None, outputs, show_progress="hidden", api_visibility="private")
