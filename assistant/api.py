@@ -67,7 +67,7 @@ class Assistant:
     def ask(self, question: str, history: Sequence[str] | None = None, k: int = 3) -> Answer:
         """Answer a question, quoting up to k passages; history lists the earlier questions of the chat."""
         question = clean_question(question)
-        history = [clean_question(h, what="history item") for h in _history(history)]
+        history = [h for h in map(_earlier, _history(history)) if h]
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise QuestionError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
         if not self.embedder.recognizes(question):
@@ -90,6 +90,16 @@ def clean_question(text: object, *, what: str = "question") -> str:
     if not any(unicodedata.category(c)[0] in "LN" for c in text):
         raise QuestionError(f"please ask a question about the article: the {what} has no words")
     return text
+
+
+def _earlier(text: object) -> str:
+    """An earlier question, cleaned; one without words ("???") is skipped, as it says nothing to follow."""
+    try:
+        return clean_question(text, what="history item")
+    except QuestionError as e:
+        if "has no words" in str(e):
+            return ""
+        raise
 
 
 def _history(history: Sequence[str] | None) -> list[str]:

@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
 
 _WORD = re.compile(r"\w+")
+_local = threading.local()  # a PyStemmer object must not be used by two threads at once
 
 
 @lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
+def _stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
-    return Stemmer.Stemmer("english"), frozenset(STOPWORDS_EN)
+    return frozenset(STOPWORDS_EN)
 
 
 def terms(text: str) -> list[str]:
     """Lower-cased, stemmed words without English stopwords: 'Japan's exercises' -> ['japan', 'exercis']."""
-    stemmer, stop = _stemmer()
-    words = [w for w in _WORD.findall(text.lower()) if w not in stop]
-    return stemmer.stemWords(words)
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    stop = _stopwords()
+    return stemmer.stemWords([w for w in _WORD.findall(text.lower()) if w not in stop])
 
 
 class Lexical:
