@@ -304,8 +304,7 @@ mark.qa-hl { background: #fde68a !important; color: #1f2328 !important; padding:
 #qa-examples .html-container { padding: 0 !important; }
 .qa-try { color: var(--body-text-color-subdued); font-size: 0.85rem; margin-right: 2px; }
 """
-"""Page styles. assistant/http.py mounts the page without css=, so they ride in a <style> in the article panel's
-`head`, which Gradio adds to the document head."""
+"""Page styles, given to Gradio where the page is mounted (assistant/http.py)."""
 
 SCROLL_TO_CITED = """
 watch('value', () => {
@@ -399,7 +398,6 @@ def build_app(assistant, examples: Sequence[str] | None = None) -> gr.Blocks:
                     render_article(article),
                     elem_id="qa-article",
                     js_on_load=SCROLL_TO_CITED,
-                    head=f"<style>{CSS}</style>",
                 )
         # The conversation lives on the server (State), so the browser does not upload it again with every turn.
         log = gr.State([])

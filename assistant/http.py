@@ -335,12 +335,13 @@ def _mount_chat(app: FastAPI, assistant: _Serialized, real: Assistant) -> FastAP
     """Mount the Gradio chat page at /, serving no file from outside Gradio's own folders."""
     import gradio as gr
 
-    from .chat import build_app
+    from .chat import CSS, build_app
 
     return gr.mount_gradio_app(
         app,
         build_app(assistant),
         path="/",
+        css=CSS,
         allowed_paths=[],
         blocked_paths=_private_folders(real),
         show_error=False,  # only gr.Error messages reach the page; other exceptions could name local files
