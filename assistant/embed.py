@@ -20,7 +20,7 @@ from .errors import ModelError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _BUNDLED = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
-_ENCODER_FORMAT = 2
+_ENCODER_FORMAT = 3
 _PROBES = ["what exercises did Japan join", "Last week, Japan conducted joint naval exercises.", "x " * 300]
 
 
@@ -80,7 +80,7 @@ class OnnxEmbedder:
         self.inputs = [i.name for i in self.session.get_inputs()]
         unknown = getattr(self.tokenizer.model, "unk_token", None)
         self.unknown = self.tokenizer.token_to_id(unknown) if unknown else None
-        self._stop = _stop_ids(self.tokenizer)
+        self._stop = frozenset(spec["stop_ids"])
 
     def recognizes(self, text: str) -> bool:
         ids = self.tokenizer.encode(text, add_special_tokens=False).ids
@@ -125,12 +125,12 @@ class OnnxEmbedder:
         return Encoded(vectors, token_vectors, token_ids)
 
 
-def _stop_ids(tokenizer) -> frozenset[int]:
+def _stop_ids(tokenizer) -> list[int]:
     """Token ids of English stopwords and pure punctuation, which say little about a question's topic."""
-    from bm25s.stopwords import STOPWORDS_EN
+    from .lexical import stopwords
 
-    stop = {w.lower() for w in STOPWORDS_EN}
-    return frozenset(
+    stop = set(stopwords())
+    return sorted(
         i for token, i in tokenizer.get_vocab().items()
         if token.lower() in stop or not any(c.isalnum() for c in token)
     )  # fmt: skip
@@ -235,6 +235,7 @@ def export_onnx(name: str, source: str, folder: Path) -> None:
             "model": name,
             "dimension": dimension,
             "max_length": model.max_seq_length or tokenizer.model_max_length,
+            "stop_ids": _stop_ids(tokenizer.backend_tokenizer),
         }
         (tmp / "encoder.json").write_text(json.dumps(spec, indent=2))
         expected = model.encode(_PROBES, normalize_embeddings=True, convert_to_numpy=True)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .api import MAX_K, Assistant
 from .embed import load_embedder
-from .lexical import Lexical, terms
+from .lexical import Lexical
 
 
 @dataclass
@@ -119,7 +119,7 @@ class _Baselines:
     def __init__(self, bot: Assistant, embedder):
         self.embedder = embedder
         self.vectors = embedder.encode([c.text for c in bot.index.chunks])
-        self.lexical = Lexical([terms(c.text) for c in bot.index.chunks])
+        self.lexical = Lexical.build([c.text for c in bot.index.chunks])
 
     def tally(self, dense: Tally, bm25: Tally, question: str, gold: int) -> None:
         start = time.perf_counter()
@@ -127,7 +127,7 @@ class _Baselines:
         dense.seconds.append(time.perf_counter() - start)
         dense.ranks.append(_rank(scores, gold))
         start = time.perf_counter()
-        scores = self.lexical.scores(terms(question))
+        scores = self.lexical.scores(self.lexical.terms(question))
         bm25.seconds.append(time.perf_counter() - start)
         bm25.ranks.append(_rank(scores, gold))
 

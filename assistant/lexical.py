@@ -1,11 +1,18 @@
-"""Word-level matching: stemmed terms, BM25 (bm25s), and how much of a question a text covers."""
+"""Word-level matching: stemmed terms, and BM25 scores precomputed at indexing by bm25s.
+
+bm25s scores eagerly: at indexing it stores, for every term, the BM25 contribution of that term to
+every document that contains it (a sparse column). A question's BM25 scores are then the sum of its
+terms' columns. Those arrays are saved in the index, so answering needs only numpy, not bm25s and
+scipy (which take most of a second to import).
+"""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Sequence
-from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -13,63 +20,75 @@ _WORD = re.compile(r"\w+")
 _local = threading.local()  # a PyStemmer object must not be used by two threads at once
 
 
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
+def stopwords() -> list[str]:
+    """bm25s's English stopwords (imported at indexing only)."""
     from bm25s.stopwords import STOPWORDS_EN
 
-    return frozenset(STOPWORDS_EN)
-
-
-def terms(text: str) -> list[str]:
-    """Lower-cased, stemmed words without English stopwords: 'Japan's exercises' -> ['japan', 'exercis']."""
-    stemmer = getattr(_local, "stemmer", None)
-    if stemmer is None:
-        import Stemmer
-
-        stemmer = _local.stemmer = Stemmer.Stemmer("english")
-    stop = _stopwords()
-    return stemmer.stemWords([w for w in _WORD.findall(text.lower()) if w not in stop])
+    return sorted(STOPWORDS_EN)
 
 
 class Lexical:
-    """BM25 and term coverage over a fixed list of documents (passages or sentences)."""
+    """Stemmed terms and BM25 over a fixed list of documents (an article's passages, or its sentences)."""
 
-    def __init__(self, docs: Sequence[Sequence[str]]):
-        # bm25s: sparse BM25 in numpy/scipy; imported here since only question answering needs it.
+    def __init__(self, vocab: dict[str, int], data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
+                 size: int, stop: Sequence[str]):  # fmt: skip
+        self.vocab = vocab
+        self.data, self.indices, self.indptr = data, indices, indptr
+        self.size = size
+        self.stop = frozenset(stop)
+
+    @classmethod
+    def build(cls, texts: Sequence[str], stop: Sequence[str] | None = None) -> Lexical:
+        """Index texts with bm25s (k1=1.2, b=0.75, Lucene idf)."""
         import bm25s
 
-        self.vocab: dict[str, int] = {}
-        ids = [[self.vocab.setdefault(t, len(self.vocab)) for t in doc] for doc in docs]
-        self.size = len(docs)
-        self.bm25 = bm25s.BM25(k1=1.2, b=0.75)
-        if self.vocab:
-            self.bm25.index(bm25s.tokenization.Tokenized(ids=ids, vocab=self.vocab), show_progress=False)
-        df = np.zeros(len(self.vocab))
-        self.rows = [np.unique(np.array(doc, dtype=np.int64)) for doc in ids]
-        for row in self.rows:
-            df[row] += 1
-        self.idf = np.log(1 + (self.size - df + 0.5) / (df + 0.5))
+        stop = stopwords() if stop is None else stop
+        empty = cls({}, np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int64), len(texts), stop)
+        docs = [empty.terms(t) for t in texts]
+        vocab: dict[str, int] = {}
+        ids = [[vocab.setdefault(t, len(vocab)) for t in doc] for doc in docs]
+        if not vocab:
+            return empty
+        bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        bm25.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), create_empty_token=False, show_progress=False)
+        s = bm25.scores
+        return cls(vocab, s["data"].astype(np.float32), s["indices"].astype(np.int32),
+                   s["indptr"].astype(np.int64), len(texts), stop)  # fmt: skip
 
-    def known(self, query: Sequence[str]) -> list[int]:
-        return [self.vocab[t] for t in dict.fromkeys(query) if t in self.vocab]
+    def terms(self, text: str) -> list[str]:
+        """Lower-cased, stemmed words without stopwords: "Japan's exercises" -> ["japan", "s", "exercis"]."""
+        stemmer = getattr(_local, "stemmer", None)
+        if stemmer is None:
+            import Stemmer
+
+            stemmer = _local.stemmer = Stemmer.Stemmer("english")
+        return stemmer.stemWords([w for w in _WORD.findall(text.lower()) if w not in self.stop])
 
     def scores(self, query: Sequence[str]) -> np.ndarray:
-        """BM25 score of every document for the query terms."""
-        ids = self.known(query)
-        if not ids:
-            return np.zeros(self.size, dtype=np.float32)
-        return self.bm25.get_scores(ids).astype(np.float32)
-
-    def coverage(self, query: Sequence[str]) -> np.ndarray:
-        """Share of the query's idf weight present in each document (0 to 1); unknown terms weigh 1 each."""
-        unique = list(dict.fromkeys(query))
-        if not unique:
-            return np.zeros(self.size, dtype=np.float32)
-        ids = self.known(unique)
-        total = self.idf[ids].sum() + (len(unique) - len(ids)) * self.idf.max(initial=1.0)
+        """BM25 score of every document for the query's (distinct) terms."""
         out = np.zeros(self.size, dtype=np.float32)
-        if ids:
-            weights = dict(zip(ids, self.idf[ids], strict=False))
-            for i, row in enumerate(self.rows):
-                out[i] = sum(weights.get(t, 0.0) for t in row.tolist())
-        return out / total
+        for t in dict.fromkeys(query):
+            if (i := self.vocab.get(t)) is not None:
+                lo, hi = self.indptr[i], self.indptr[i + 1]
+                np.add.at(out, self.indices[lo:hi], self.data[lo:hi])
+        return out
+
+    def save(self, folder: Path, name: str) -> None:
+        """name.json (vocabulary, stopwords, size) and name.npz (the score columns), no pickle."""
+        (folder / f"{name}.json").write_text(
+            json.dumps({"size": self.size, "stopwords": sorted(self.stop), "vocab": self.vocab}, ensure_ascii=False),
+            encoding="utf-8",
+        )
+        with open(folder / f"{name}.npz", "wb") as f:
+            np.savez(f, data=self.data, indices=self.indices, indptr=self.indptr)
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> Lexical:
+        meta = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+        with np.load(folder / f"{name}.npz", allow_pickle=False) as z:
+            data, indices, indptr = z["data"], z["indices"], z["indptr"]
+        if len(indptr) != len(meta["vocab"]) + 1 or len(data) != len(indices) or indptr[-1] != len(data):
+            raise ValueError("inconsistent BM25 arrays")
+        if len(indices) and not 0 <= indices.min() <= indices.max() < meta["size"]:
+            raise ValueError("BM25 arrays point outside the documents")
+        return cls(meta["vocab"], data, indices, indptr, meta["size"], meta["stopwords"])

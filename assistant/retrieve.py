@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from .answer import sentence_kinds
-from .lexical import Lexical, terms
 
 CALIBRATION = json.loads(Path(__file__).with_name("calibration.json").read_text(encoding="utf-8"))
 PASSAGE_FEATURES = ("dense_sentence", "late", "late_sentence", "bm25", "bm25_sentence")
@@ -111,8 +110,8 @@ class Retriever:
         ids, df = np.unique(np.unique(self.owner[token_sentence] * base + token_ids) % base, return_counts=True)
         self.df = dict(zip(ids.tolist(), df.tolist(), strict=False))
         sentences = [c.text[a:b] for c in chunks for a, b in c.sentences]
-        self.passage_lexical = Lexical([terms(c.text) for c in chunks])
-        self.sentence_lexical = Lexical([terms(s) for s in sentences])
+        self.passage_lexical = index.passage_lexical
+        self.sentence_lexical = index.sentence_lexical
         self.sentence_kinds = sentence_kinds(sentences)
         self.query = lru_cache(maxsize=256)(self._query)
 
@@ -156,7 +155,7 @@ class Retriever:
 
     def is_follow_up(self, question: str) -> bool:
         """Does the question lean on the conversation: a pronoun or "there", or one word only?"""
-        return bool(_FOLLOW_UP.search(question)) or len(terms(question)) <= 1
+        return bool(_FOLLOW_UP.search(question)) or len(self.passage_lexical.terms(question)) <= 1
 
     def meta_similarity(self, question: str, vector: np.ndarray) -> float:
         """How much the question resembles one about the article itself; 0 if it names neither the article
@@ -178,7 +177,7 @@ class Retriever:
         n = len(self.index.chunks)
         df = np.array([self.df.get(int(i), 0) for i in ids[keep]], dtype=np.float32)
         weights = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        return Query(encoded.vectors[0], tokens[keep], weights, ((tuple(terms(text)), 1.0),))
+        return Query(encoded.vectors[0], tokens[keep], weights, ((tuple(self.passage_lexical.terms(text)), 1.0),))
 
 
 def standardize(x: np.ndarray, mask: np.ndarray) -> np.ndarray:

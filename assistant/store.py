@@ -10,6 +10,7 @@
         sentences.npy        sentence vectors, in passage order
         tokens.npy           contextual token vectors of every sentence (float16), for late interaction
         token_info.npy       per token: model token id, sentence number
+        bm25_passages.json/.npz, bm25_sentences.json/.npz   BM25 columns precomputed by bm25s
 
 A crash while building leaves the previous manifest, and so the previous index, untouched.
 """
@@ -32,8 +33,9 @@ import numpy as np
 
 from .article import SPLITTING, Article, Chunk, Paragraph
 from .errors import IndexStoreError
+from .lexical import Lexical
 
-FORMAT = 1
+FORMAT = 2
 HNSW_ABOVE = 50_000
 """Exact search up to this many passages; above it an HNSW graph keeps queries in milliseconds."""
 LOCK_TIMEOUT = 600.0
@@ -48,15 +50,25 @@ class Index:
     """Everything a question needs, loaded from (or about to be written to) an index folder."""
 
     article: Article
-    vectors: Any  # faiss.Index over passage vectors
+    vectors: Any  # faiss.Index over passage vectors; the path of passages.faiss until faiss_index() reads it
     sentence_vectors: np.ndarray
     tokens: np.ndarray
     token_info: np.ndarray
+    passage_lexical: Lexical
+    sentence_lexical: Lexical
     manifest: dict
 
     @property
     def chunks(self) -> tuple[Chunk, ...]:
         return self.article.chunks
+
+    def faiss_index(self):
+        """The passage vectors' FAISS index, read on first use (importing faiss takes half a second)."""
+        if isinstance(self.vectors, Path):
+            import faiss
+
+            object.__setattr__(self, "vectors", faiss.read_index(str(self.vectors)))
+        return self.vectors
 
 
 def default_index_dir(article_path: str | Path) -> Path:
@@ -95,7 +107,10 @@ def build(article: Article, embedder, *, previous: Index | None = None, progress
                    "tokens": len(tokens)},
         "versions": _versions(),
     }  # fmt: skip
-    return Index(article, _faiss_index(passage_vectors), sentence_vectors, tokens, token_info, manifest)
+    passage_lexical = Lexical.build([c.text for c in chunks])
+    sentence_lexical = Lexical.build(sentences, stop=sorted(passage_lexical.stop))
+    return Index(article, _faiss_index(passage_vectors), sentence_vectors, tokens, token_info,
+                 passage_lexical, sentence_lexical, manifest)  # fmt: skip
 
 
 def save(index: Index, folder: Path) -> None:
@@ -116,10 +131,12 @@ def save(index: Index, folder: Path) -> None:
             "paragraphs": list(c.paragraphs), "start": c.start, "text": c.text,
             "sentences": [list(s) for s in c.sentences], "metadata": c.metadata,
         }, ensure_ascii=False) + "\n" for c in a.chunks))  # fmt: skip
-        faiss.write_index(index.vectors, str(tmp / "passages.faiss"))
+        faiss.write_index(index.faiss_index(), str(tmp / "passages.faiss"))
         np.save(tmp / "sentences.npy", index.sentence_vectors, allow_pickle=False)
         np.save(tmp / "tokens.npy", index.tokens, allow_pickle=False)
         np.save(tmp / "token_info.npy", index.token_info, allow_pickle=False)
+        index.passage_lexical.save(tmp, "bm25_passages")
+        index.sentence_lexical.save(tmp, "bm25_sentences")
         files = {f.name: _digest(f) for f in sorted(tmp.iterdir())}
         for f in tmp.iterdir():
             _fsync(f)
@@ -164,11 +181,10 @@ def check(manifest: dict, *, article_sha256: str | None = None, model: str, dime
 
 def load(folder: Path, manifest: dict) -> Index:
     """Load the data folder a checked manifest names, verifying every file's checksum before parsing it."""
-    import faiss
-
     data = folder / str(manifest.get("data", ""))
     files = manifest.get("files") or {}
     expected = {"article.json", "passages.jsonl", "passages.faiss", "sentences.npy", "tokens.npy", "token_info.npy"}
+    expected |= {f"bm25_{level}.{ext}" for level in ("passages", "sentences") for ext in ("json", "npz")}
     if set(files) != expected or "/" in str(manifest.get("data")) or not data.is_dir():
         raise Stale("the index data folder is missing or incomplete")
     for name, digest in files.items():
@@ -188,20 +204,24 @@ def load(folder: Path, manifest: dict) -> Index:
             for c in map(json.loads, (data / "passages.jsonl").read_text(encoding="utf-8").splitlines())
         )  # fmt: skip
         article = Article(a["name"], text, a["sha256"], paragraphs, chunks, a["title"], a["source"])
-        vectors = faiss.read_index(str(data / "passages.faiss"))
         sentence_vectors = np.load(data / "sentences.npy", allow_pickle=False)
         tokens = np.load(data / "tokens.npy", allow_pickle=False)
         token_info = np.load(data / "token_info.npy", allow_pickle=False)
+        passage_lexical = Lexical.load(data, "bm25_passages")
+        sentence_lexical = Lexical.load(data, "bm25_sentences")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         raise Stale(f"unreadable index data ({type(e).__name__})") from None
     n, d, s = len(chunks), manifest.get("dimension"), sum(len(c.sentences) for c in chunks)
     if (
-        vectors.ntotal != n or vectors.d != d or sentence_vectors.shape != (s, d) or tokens.shape[1:] != (d,)
+        sentence_vectors.shape != (s, d) or tokens.shape[1:] != (d,)
         or token_info.shape != (len(tokens), 2)
         or (len(token_info) and not 0 <= token_info[:, 1].min() <= token_info[:, 1].max() < s)
     ):  # fmt: skip
         raise Stale("index files disagree with the manifest")
-    return Index(article, vectors, sentence_vectors, tokens, token_info, manifest)
+    if passage_lexical.size != n or sentence_lexical.size != s:
+        raise Stale("index files disagree with the manifest")
+    return Index(article, data / "passages.faiss", sentence_vectors, tokens, token_info, passage_lexical,
+                 sentence_lexical, manifest)  # fmt: skip
 
 
 def open_or_build(folder: Path, article: Article, embedder, *, progress: bool = False) -> Index:
