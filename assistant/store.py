@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -39,6 +40,8 @@ FORMAT = 2
 HNSW_ABOVE = 50_000
 """Exact search up to this many passages; above it an HNSW graph keeps queries in milliseconds."""
 LOCK_TIMEOUT = 600.0
+_DATA_NAME = re.compile(r"data-[0-9A-Za-z-]+")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class Stale(Exception):
@@ -146,6 +149,7 @@ def save(index: Index, folder: Path) -> None:
             index.manifest, data=data, files=files, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         )
         _write(folder / "manifest.json.tmp", json.dumps(manifest, indent=2, ensure_ascii=False))
+        _fsync(folder / "manifest.json.tmp")  # on disk before it replaces the old one, or a power cut could empty it
         os.replace(folder / "manifest.json.tmp", folder / "manifest.json")
         _fsync(folder)
     except OSError as e:
@@ -166,7 +170,27 @@ def read_manifest(folder: Path) -> dict:
         raise Stale(f"unreadable manifest ({e})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise Stale(f"index format {manifest.get('format') if isinstance(manifest, dict) else '?'} is not {FORMAT}")
+    if problem := _malformed(manifest):
+        raise Stale(f"malformed manifest: {problem}")
     return manifest
+
+
+def _malformed(manifest: dict) -> str | None:
+    """What is wrong with a manifest's shape (so that nothing after this check meets a surprising type)."""
+    article, files = manifest.get("article"), manifest.get("files")
+    if not isinstance(manifest.get("model"), str) or type(manifest.get("dimension")) is not int:
+        return "model or dimension"
+    if not isinstance(article, dict) or not isinstance(article.get("sha256"), str):
+        return "article"
+    if not isinstance(manifest.get("data"), str) or not _DATA_NAME.fullmatch(manifest["data"]):
+        return "data folder name"
+    if not isinstance(files, dict) or not all(
+        isinstance(d, dict) and type(d.get("bytes")) is int and d["bytes"] >= 0
+        and isinstance(d.get("sha256"), str) and _SHA256.fullmatch(d["sha256"])
+        for d in files.values()
+    ):  # fmt: skip
+        return "file list"
+    return None
 
 
 def check(manifest: dict, *, article_sha256: str | None = None, model: str, dimension: int) -> None:
