@@ -3,6 +3,7 @@
     article.index/
       manifest.json          replaced atomically, last; names the data folder and every file's sha256
       .lock                  held while building, so two processes never write at once
+      .readers               shared-locked while loading; a builder deletes old data folders only between loads
       data-<id>/
         article.json         the article text, ¶ spans, title and source (an index is self-contained)
         passages.jsonl       one distinct paragraph per line: ¶ numbers, verbatim text, sentence spans
@@ -40,6 +41,8 @@ FORMAT = 2
 HNSW_ABOVE = 50_000
 """Exact search up to this many passages; above it an HNSW graph keeps queries in milliseconds."""
 LOCK_TIMEOUT = 600.0
+CLEANUP_WAIT = 30.0
+"""Seconds a builder waits for loads in progress before deleting old data folders (else the next build does)."""
 _DATA_NAME = re.compile(r"data-[0-9A-Za-z-]+")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -204,7 +207,28 @@ def check(manifest: dict, *, article_sha256: str | None = None, model: str, dime
 
 
 def load(folder: Path, manifest: dict) -> Index:
-    """Load the data folder a checked manifest names, verifying every file's checksum before parsing it."""
+    """Load the data folder a checked manifest names, verifying every file's checksum before parsing it.
+
+    Another process may rebuild the index meanwhile. It deletes the old data folder only when no load is in
+    progress (a shared lock); and if the folder named here is already gone because the manifest now names a
+    newer index built the same way (model, dimension, splitting), that one is loaded instead.
+    """
+    with _reading(folder):
+        try:
+            return _load_data(folder, manifest)
+        except Stale:
+            try:
+                current = read_manifest(folder)
+            except Stale:
+                current = manifest
+            if current.get("data") == manifest.get("data") or any(
+                current.get(key) != manifest.get(key) for key in ("model", "dimension", "splitting")
+            ):
+                raise
+            return _load_data(folder, current)
+
+
+def _load_data(folder: Path, manifest: dict) -> Index:
     data = folder / str(manifest.get("data", ""))
     files = manifest.get("files") or {}
     expected = {"article.json", "passages.jsonl", "passages.faiss", "sentences.npy", "tokens.npy", "token_info.npy"}
@@ -277,9 +301,10 @@ def open_or_build(folder: Path, article: Article, embedder, *, progress: bool = 
 
 
 def _open(folder: Path, article: Article, embedder) -> Index:
-    manifest = read_manifest(folder)
-    check(manifest, article_sha256=article.sha256, model=embedder.name, dimension=embedder.dimension)
-    return load(folder, manifest)
+    with _reading(folder):  # the manifest and the data folder it names are read together
+        manifest = read_manifest(folder)
+        check(manifest, article_sha256=article.sha256, model=embedder.name, dimension=embedder.dimension)
+        return _load_data(folder, manifest)
 
 
 def _previous(folder: Path) -> Index | None:
@@ -371,11 +396,60 @@ def _fsync(path: Path) -> None:
 
 
 def _remove_unused(folder: Path, keep: str) -> None:
-    """Delete data folders no manifest names any more (older builds, crashed builds)."""
-    for entry in folder.iterdir():
-        if (
-            entry.is_dir()
-            and entry.name != keep
-            and (entry.name.startswith("data-") or entry.name.startswith(".data-"))
-        ):
-            shutil.rmtree(entry, ignore_errors=True)
+    """Delete data folders no manifest names any more (older builds, crashed builds), once no load is reading them.
+
+    Called with the build lock held, so no other process is writing a data folder meanwhile.
+    """
+    with _readers_lock(folder, exclusive=True) as locked:
+        if not locked:
+            return  # loads kept going for CLEANUP_WAIT seconds: the next build deletes these instead
+        for entry in folder.iterdir():
+            if (
+                entry.is_dir()
+                and entry.name != keep
+                and (entry.name.startswith("data-") or entry.name.startswith(".data-"))
+            ):
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _reading(folder: Path):
+    """Held while a manifest's data folder is checked and read: builders do not delete data folders meanwhile."""
+    return _readers_lock(folder, exclusive=False)
+
+
+@contextlib.contextmanager
+def _readers_lock(folder: Path, *, exclusive: bool):
+    """flock on folder/.readers; yields whether it is held. Without the file (a read-only folder that never had a
+    builder, or no folder at all) a reader goes ahead unlocked: nothing there can delete its files."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock (as before); the loader's fallback to the current manifest still applies
+        yield True
+        return
+    path = folder / ".readers"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        try:
+            fd = os.open(path, os.O_RDONLY)  # a read-only folder: a shared lock still works
+        except OSError:
+            yield False
+            return
+    try:
+        if not exclusive:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield True
+            return
+        deadline = time.monotonic() + CLEANUP_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    yield False
+                    return
+                time.sleep(0.01)
+        yield True
+    finally:
+        os.close(fd)
