@@ -75,10 +75,13 @@ def compose(question: str, passages: list[Passage], abstained: bool) -> Answer:
     return Answer(question, "\n".join(lines), tuple(passages), False)
 
 
-def place(passage: Passage) -> str:
-    """ "¶8" or "¶8, also ¶14"."""
-    also = ", ".join(f"¶{n}" for n in passage.paragraphs[1:])
-    return f"¶{passage.paragraph}" + (f", also {also}" if also else "")
+def place(passage: Passage, sep: str = ", ", shown: int = 5) -> str:
+    """ "¶8", "¶8, also ¶14", or for a paragraph repeated many times "¶8, also ¶14, ¶20 and 97 more"."""
+    others = passage.paragraphs[1:]
+    also = ", ".join(f"¶{n}" for n in others[:shown])
+    if len(others) > shown:
+        also += f" and {len(others) - shown:,} more"
+    return f"¶{passage.paragraph}" + (f"{sep}also {also}" if also else "")
 
 
 def _quote(passage: Passage) -> str:
@@ -95,7 +98,7 @@ def decide(question: str, ranking, chunks, k: int, calibration: dict) -> Answer:
     meta = calibration["meta"]
     about_article = ranking.meta_similarity >= meta["threshold"] and answerable < meta["unless_content_above"]
     order = ranking.metadata + ranking.order if about_article else ranking.order
-    abstained = not about_article and answerable < calibration["answerable"]["threshold"]
+    abstained = not about_article and answerable < threshold(calibration["answerable"], len(ranking.order))
     share = softmax(ranking.fused, ranking.content)
     kinds = question_kinds(question)
     passages = []
@@ -111,12 +114,24 @@ def decide(question: str, ranking, chunks, k: int, calibration: dict) -> Answer:
 
 
 def answerability(ranking, model: dict) -> float:
-    """Probability that the article answers at all: logistic model on absolute signals of the best passage."""
+    """Probability that the article answers at all: a logistic model on the best passage's signals, the share
+    of the question's words the article knows, and how well the article matches on average (a question that
+    matches every passage a little, matches none in particular)."""
     top = ranking.order[0]
     x = {f: float(v[top]) for f, v in ranking.passage.items()}
-    x |= {"coverage": ranking.coverage, "log_passages": float(np.log(len(ranking.order)))}
+    x["coverage"] = ranking.coverage
+    for f in ("dense_sentence", "late"):
+        x[f"{f}_mean"] = float(ranking.passage[f][ranking.content].mean())
     logit = model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
     return float(1.0 / (1.0 + np.exp(-logit)))
+
+
+def threshold(model: dict, passages: int) -> float:
+    """The answerability below which to abstain, for an article of this many passages: fitted at two sizes
+    (news-sized and whole SQuAD articles) and interpolated in log(passages), since the best of more passages
+    matches better by chance."""
+    (n0, t0), (n1, t1) = model["thresholds"]
+    return float(np.interp(np.log(max(passages, 1)), [np.log(n0), np.log(n1)], [t0, t1]))
 
 
 def best_sentence(ranking, first: int, count: int, kinds: np.ndarray, model: dict) -> int:

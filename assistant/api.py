@@ -108,5 +108,7 @@ def _history(history: Sequence[str] | None) -> list[str]:
     if isinstance(history, str) or not isinstance(history, Sequence):
         raise QuestionError("history must be a list of earlier questions")
     if len(history) > MAX_HISTORY:
-        raise QuestionError(f"history has {len(history)} items; the limit is {MAX_HISTORY} (only recent turns matter)")
+        raise QuestionError(
+            f"history has {len(history):,} items; the limit is {MAX_HISTORY} (only recent turns matter)"
+        )
     return list(history)

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .answer import NOT_COVERED
+from .answer import place as _place
 from .api import DEFAULT_ARTICLE, MAX_HISTORY
 from .errors import AssistantError
 
@@ -20,7 +22,6 @@ if TYPE_CHECKING:
     from .answer import Answer, Passage
     from .article import Article
 
-NOT_COVERED = "The article does not answer this question."
 CLOSEST = "Closest passage, not an answer"
 WEAK_SCORE = 0.10
 """Quoted passages after the first that score below this are folded away: they rarely answer anything."""
@@ -55,8 +56,7 @@ def text_html(text: str) -> str:
 
 def place(passage: Passage) -> str:
     """Where a passage stands: "¶8", or "¶8 · also ¶14" when the article repeats it."""
-    also = ", ".join(f"¶{n}" for n in passage.paragraphs if n != passage.paragraph)
-    return f"¶{passage.paragraph}" + (f" · also {also}" if also else "")
+    return _place(passage, sep=" · ")
 
 
 def score_text(score: float) -> str:

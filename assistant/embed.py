@@ -74,6 +74,8 @@ class OnnxEmbedder:
         if threads:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3
+        # Threads that spin after a run steal the CPU from the numpy work that follows (2 cores here).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(
             str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
