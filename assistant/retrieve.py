@@ -28,6 +28,10 @@ from .answer import sentence_kinds
 
 CALIBRATION = json.loads(Path(__file__).with_name("calibration.json").read_text(encoding="utf-8"))
 PASSAGE_FEATURES = ("dense_sentence", "late", "late_sentence", "bm25", "bm25_sentence")
+EXHAUSTIVE_UP_TO = 2_000
+"""Articles up to this many passages are scored passage by passage. Above, the FAISS index of passage vectors
+and BM25 each nominate CANDIDATES passages, and only those are scored (the others rank last)."""
+CANDIDATES = 100
 
 META_QUESTIONS = (
     "What is the source of this article?",
@@ -94,15 +98,16 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         chunks = index.chunks
-        counts = np.array([len(c.sentences) for c in chunks])
+        self.counts = counts = np.array([len(c.sentences) for c in chunks], dtype=np.int64)
         self.owner = np.repeat(np.arange(len(chunks)), counts)  # sentence -> passage
         self.first_sentence = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self.content = np.array([not c.metadata for c in chunks])
         self.metadata = [i for i, c in enumerate(chunks) if c.metadata]
         token_sentence = index.token_info[:, 1].astype(np.int64)
-        self.first_token = np.searchsorted(token_sentence, np.arange(len(self.owner)))
-        self.has_tokens = np.bincount(token_sentence, minlength=len(self.owner)) > 0
-        self.tokens = np.asarray(index.tokens, dtype=np.float32)
+        self.token_bounds = np.searchsorted(token_sentence, np.arange(len(self.owner) + 1))  # sentence -> tokens
+        self.exhaustive = len(chunks) <= EXHAUSTIVE_UP_TO
+        # Token vectors are kept as float16 for long articles, and widened per question for the candidates only.
+        self.tokens = np.asarray(index.tokens, dtype=np.float32) if self.exhaustive else index.tokens
         self.sentence_vectors = index.sentence_vectors
         # Document frequency of each model token over passages, for idf weights of question tokens.
         token_ids = index.token_info[:, 0].astype(np.int64)
@@ -124,34 +129,65 @@ class Retriever:
         return self.score(query, meta)
 
     def score(self, query: Query, meta_similarity: float = 0.0) -> Ranking:
-        """Every signal for every passage, fused; metadata lines lead only for questions about the article."""
-        starts = self.first_sentence
-        dense = self.sentence_vectors @ query.vector
+        """Every signal for every (candidate) passage, fused; metadata lines lead only for questions about the
+        article."""
+        bm25 = sum(w * self.passage_lexical.scores(t) for t, w in query.terms)
+        bm25_sentence = sum(w * self.sentence_lexical.scores(t) for t, w in query.terms)
+        scored = self.content if self.exhaustive else self.content & self._candidates(query, bm25)
+        if self.exhaustive:
+            passages, sentences, starts = np.arange(len(self.content)), np.arange(len(self.owner)), self.first_sentence
+        else:
+            passages = np.flatnonzero(scored)
+            sentences = np.concatenate([np.arange(self.first_sentence[i], self.first_sentence[i] + n)
+                                        for i, n in zip(passages, self.counts[passages], strict=True)])  # fmt: skip
+            starts = np.concatenate([[0], np.cumsum(self.counts[passages])[:-1]]).astype(np.int64)
+        dense = self.sentence_vectors[sentences] @ query.vector
         # Late interaction, laid out (token, question token) so that reductions run over contiguous rows.
-        by_sentence = np.full((len(self.owner), len(query.tokens)), -1.0, dtype=np.float32)
-        if self.has_tokens.any():
-            sim = self.tokens @ query.tokens.T
-            by_sentence[self.has_tokens] = np.maximum.reduceat(sim, self.first_token[self.has_tokens], axis=0)
+        lo, hi = self.token_bounds[sentences], self.token_bounds[sentences + 1]
+        has_tokens = hi > lo
+        if self.exhaustive:
+            tokens = self.tokens
+        else:
+            tokens = np.asarray(self.tokens[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])],
+                                dtype=np.float32)  # fmt: skip
+        by_sentence = np.full((len(sentences), len(query.tokens)), -1.0, dtype=np.float32)
+        if has_tokens.any():
+            first_token = np.concatenate([[0], np.cumsum(hi - lo)[:-1]])
+            sim = tokens @ query.tokens.T
+            by_sentence[has_tokens] = np.maximum.reduceat(sim, first_token[has_tokens], axis=0)
         total = query.weights.sum()
         late_sentence = by_sentence @ query.weights / total
-        late = np.maximum.reduceat(by_sentence, starts, axis=0) @ query.weights / total
-        bm25_sentence = sum(w * self.sentence_lexical.scores(t) for t, w in query.terms)
-        passage = {
+        signals = {
             "dense_sentence": np.maximum.reduceat(dense, starts),
-            "late": late,
+            "late": np.maximum.reduceat(by_sentence, starts, axis=0) @ query.weights / total,
             "late_sentence": np.maximum.reduceat(late_sentence, starts),
-            "bm25": sum(w * self.passage_lexical.scores(t) for t, w in query.terms),
-            "bm25_sentence": np.maximum.reduceat(bm25_sentence, starts),
+            "bm25": bm25[passages],
+            "bm25_sentence": np.maximum.reduceat(bm25_sentence[sentences], starts),
+        }
+        passage = {f: _spread(v, passages, len(self.content)) for f, v in signals.items()}
+        sentence = {
+            "dense": _spread(dense, sentences, len(self.owner)),
+            "late": _spread(late_sentence, sentences, len(self.owner)),
+            "bm25": bm25_sentence,
         }
         weights = CALIBRATION["passage"]["weights"]
-        fused = sum(weights[f] * standardize(passage[f], self.content) for f in PASSAGE_FEATURES)
+        fused = sum(weights[f] * standardize(passage[f], scored) for f in PASSAGE_FEATURES)
         order = [int(i) for i in np.argsort(-fused, kind="stable") if self.content[i]]
         own = query.terms[0][0] if query.terms else ()
         coverage = float(np.mean([t in self.passage_lexical.vocab for t in own])) if own else 0.0
         return Ranking(
-            passage, {"dense": dense, "late": late_sentence, "bm25": bm25_sentence}, fused, order,
-            self.content, starts, self.sentence_kinds, coverage, self.metadata, meta_similarity,
+            passage, sentence, fused, order, self.content, self.first_sentence, self.sentence_kinds, coverage,
+            self.metadata, meta_similarity,
         )  # fmt: skip
+
+    def _candidates(self, query: Query, bm25: np.ndarray) -> np.ndarray:
+        """Passages worth scoring in a long article: the nearest passage vectors (FAISS) and the best BM25."""
+        chosen = np.zeros(len(self.content), dtype=bool)
+        k = min(CANDIDATES, len(self.content))
+        _, nearest = self.index.faiss_index().search(query.vector[None].astype(np.float32), k)
+        chosen[nearest[0][nearest[0] >= 0]] = True  # FAISS pads with -1 when it finds fewer than k
+        chosen[np.argpartition(-bm25, k - 1)[:k]] = True
+        return chosen
 
     def is_follow_up(self, question: str) -> bool:
         """Does the question lean on the conversation: a pronoun or "there", or one word only?"""
@@ -178,6 +214,15 @@ class Retriever:
         df = np.array([self.df.get(int(i), 0) for i in ids[keep]], dtype=np.float32)
         weights = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
         return Query(encoded.vectors[0], tokens[keep], weights, ((tuple(self.passage_lexical.terms(text)), 1.0),))
+
+
+def _spread(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
+    """Values of some rows placed in a full-length array; rows not scored get -1 (below any real signal)."""
+    if len(rows) == size:
+        return values
+    out = np.full(size, -1.0, dtype=np.float32)
+    out[rows] = values
+    return out
 
 
 def standardize(x: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -41,17 +41,34 @@ META_PARAPHRASES = [
 ]
 """Questions about the article itself, distinct from retrieve.META_QUESTIONS, that must reach its source line."""
 SENTENCE_FEATURES = ("dense", "late", "bm25")
-FALSE_ANSWER_TARGET = 0.035
-ANSWERABLE_FEATURES = ("dense_sentence", "late", "late_sentence", "coverage")
+FALSE_ANSWER_TARGET = 0.03
+ANSWERABLE_FEATURES = ("dense_sentence", "late", "late_sentence", "coverage", "dense_sentence_mean", "late_mean")
 
 
-def collect(articles: list[dict], folder: Path):
-    """Signals for every question on its own article and on the next article (for abstention)."""
+SMALL = 8
+"""Paragraphs per cut: abstention is also calibrated on news-sized articles (the bundled one has 8 passages)."""
+
+
+def cuts(articles: list[dict]) -> tuple[list[dict], list[int]]:
+    """Each article cut into pieces of SMALL consecutive paragraphs with their questions, and each cut's article."""
+    out, source = [], []
+    for n, a in enumerate(articles):
+        for start in range(0, len(a["paragraphs"]) - SMALL + 1, SMALL):
+            qs = [q | {"para": q["para"] - start} for q in a["questions"] if start <= q["para"] < start + SMALL]
+            out.append({"title": f"{a['title']}[{start}]", "paragraphs": a["paragraphs"][start : start + SMALL],
+                        "questions": qs})  # fmt: skip
+            source.append(n)
+    return out, source
+
+
+def collect(articles: list[dict], folder: Path, source: list[int] | None = None):
+    """Signals for every question on its own article and on the next article about something else."""
     embedder = load_embedder()
     bots = open_articles(articles, folder, embedder)
+    source = source or list(range(len(articles)))
     rows = []
     for n, (article, bot) in enumerate(zip(articles, bots, strict=True)):
-        other = bots[(n + 1) % len(bots)]
+        other = next(bots[m % len(bots)] for m in range(n + 1, n + len(bots)) if source[m % len(bots)] != source[n])
         for q in article["questions"]:
             own, far = bot.retriever.rank(q["q"]), other.retriever.rank(q["q"])
             rows.append({
@@ -65,6 +82,7 @@ def collect(articles: list[dict], folder: Path):
                 "gold": q["para"],
                 "answers": q["answers"],
                 "coverage": own.coverage,
+                "passages": len(own.order),
                 "far": np.stack([far.passage[f] for f in PASSAGE_FEATURES], axis=1),
                 "far_coverage": far.coverage,
                 "meta": float((bot.retriever.meta_vectors @ bot.retriever.query(q["q"]).vector).max()),
@@ -141,6 +159,8 @@ def answerable_rows(rows, w):
         for signals, coverage, label in ((r["passage"], r["coverage"], 1), (r["far"], r["far_coverage"], 0)):
             top = int(np.argmax(fused(signals, w)))
             feats = dict(zip(PASSAGE_FEATURES, signals[top], strict=True)) | {"coverage": coverage}
+            for f in ("dense_sentence", "late"):
+                feats[f"{f}_mean"] = float(signals[:, PASSAGE_FEATURES.index(f)].mean())
             x.append([feats[f] for f in ANSWERABLE_FEATURES])
             y.append(label)
     return np.array(x), np.array(y)
@@ -175,6 +195,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         articles = load_squad(args.dev)
         rows, bots, _ = collect(articles, Path(tmp) / "full")
+        pieces, source = cuts(articles)
+        small, _, _ = collect(pieces, Path(tmp) / "small", source=source)
         report = {}
 
         # 1. Passage fusion weights, with 4-fold cross-validation by article for an honest figure.
@@ -190,17 +212,20 @@ def main() -> None:
         # 2. Sentence choice inside a passage.
         v = fit_sentences(rows, w)
 
-        # 3. Abstention: logistic model, threshold where false answers and false abstentions balance.
-        x, y = answerable_rows(rows, w)
+        # 3. Abstention: one logistic model on whole articles and on news-sized cuts. The threshold keeps
+        # cross-article false answers at FALSE_ANSWER_TARGET for each size: the best of more passages matches
+        # better by chance, so longer articles need a higher threshold (interpolated in log(passages)).
+        x, y = answerable_rows(rows + small, w)
         bias, a = fit_logistic(x, y)
         p = 1 / (1 + np.exp(-(bias + x @ a)))
-        grid = np.linspace(0.001, 0.999, 999)
-        # The lowest threshold whose false-answer rate stays at FALSE_ANSWER_TARGET: as few wrongly
-        # withheld answers as that allows (people paraphrase more than SQuAD's question writers did, so
-        # their on-topic questions score lower than SQuAD's; off-topic questions score near 0 either way).
-        threshold = float(min(t for t in grid if np.mean(p[y == 0] >= t) <= FALSE_ANSWER_TARGET))
-        report["false_answer_fit"] = float(np.mean(p[y == 0] >= threshold))
-        report["false_abstain_fit"] = float(np.mean(p[y == 1] < threshold))
+        thresholds, full = [], 2 * len(rows)
+        for name, part, group in (("small", slice(full, None), small), ("full", slice(0, full), rows)):
+            pp, yy = p[part], y[part]
+            grid = np.linspace(0.001, 0.999, 999)
+            t = float(min(t for t in grid if np.mean(pp[yy == 0] >= t) <= FALSE_ANSWER_TARGET))
+            thresholds.append([int(np.median([r["passages"] for r in group])), round(t, 4)])
+            report[f"false_answer_fit_{name}"] = float(np.mean(pp[yy == 0] >= t))
+            report[f"false_abstain_fit_{name}"] = float(np.mean(pp[yy == 1] < t))
 
         # 4. Metadata questions: above every dev content question, below the paraphrases.
         content = np.array([r["meta"] for r in rows])
@@ -219,7 +244,7 @@ def main() -> None:
             "answerable": {
                 "bias": round(float(bias), 4),
                 "weights": dict(zip(ANSWERABLE_FEATURES, np.round(a, 4).tolist(), strict=True)),
-                "threshold": round(threshold, 4),
+                "thresholds": thresholds,
             },
             "follow_up": {"weight": 0.5},
             "meta": {"threshold": round(meta_threshold, 4), "unless_content_above": 0.9},
