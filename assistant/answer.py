@@ -60,6 +60,8 @@ class Answer:
 
 
 NOT_COVERED = "The article does not answer this question."
+WEAK_SCORE = 0.10
+"""Quotes after the first scoring below this rarely answer anything: replies name them without quoting them."""
 
 
 def compose(question: str, passages: list[Passage], abstained: bool) -> Answer:
@@ -70,8 +72,12 @@ def compose(question: str, passages: list[Passage], abstained: bool) -> Answer:
             lines += ["", "Closest passage (not an answer):", _quote(passages[0])]
         return Answer(question, "\n".join(lines), tuple(passages[:1]), True)
     best = passages[0]
+    strong = [best] + [p for p in passages[1:] if p.score >= WEAK_SCORE]
+    weak = [p for p in passages[1:] if p.score < WEAK_SCORE]
     lines = [f"{best.highlight.text} ({place(best)})", "", "Quoted from the article:"]
-    lines += [_quote(p) for p in passages]
+    lines += [_quote(p) for p in strong]
+    if weak:
+        lines += ["", "Weaker matches: " + "; ".join(f"{place(p)} (score {p.score:.2f})" for p in weak)]
     return Answer(question, "\n".join(lines), tuple(passages), False)
 
 

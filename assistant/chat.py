@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .answer import NOT_COVERED
+from .answer import NOT_COVERED, WEAK_SCORE
 from .answer import place as _place
 from .api import DEFAULT_ARTICLE, MAX_HISTORY
 from .errors import AssistantError
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from .article import Article
 
 CLOSEST = "Closest passage, not an answer"
-WEAK_SCORE = 0.10
-"""Quoted passages after the first that score below this are folded away: they rarely answer anything."""
 SHOWN_QUESTION_CHARS = 300
 """A longer question is shortened in its chat bubble (the engine still sees all of it)."""
 UNEXPECTED = "Sorry, something went wrong while answering. Please try again or rephrase the question."
