@@ -5,7 +5,7 @@
 
 warm   Python ask() on the default article vs. the bare model.encode([question]) it needs
 cold   one-shot `assistant ask` in a new process (index built) vs. a new process importing sentence-transformers
-page   `python ui.py` start to first answer over HTTP
+page   `python ui.py` start to first answer over HTTP vs. a new process that only imports gradio
 index  indexing SQuAD test paragraphs vs. plain SentenceTransformer.encode of the same paragraphs
 scale  FAISS search at 1k..1M synthetic passages: exact vs. the automatic choice (HNSW above store.HNSW_ABOVE)
 """
@@ -100,8 +100,11 @@ def cold(runs: int = 5) -> None:
 
 def page(runs: int = 3) -> None:
     """`python ui.py` until its first answer over HTTP, index already built."""
-    times = []
+    times, gradio_import = [], []
     for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import gradio"], check=True, capture_output=True)
+        gradio_import.append(time.perf_counter() - t)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -124,7 +127,7 @@ def page(runs: int = 3) -> None:
             proc.terminate()
             proc.wait()
     header(f"Page ready: `python ui.py` start to first HTTP answer, {runs} runs")
-    print(row("ui.py to first answer", times))
+    print(row("ui.py to first answer vs. a new process doing only `import gradio`", times, gradio_import))
 
 
 def index(paragraphs: int = 200) -> None:

@@ -518,16 +518,17 @@ def test_listening_socket_is_tcp_so_connections_get_nodelay():
         sock.close()
 
 
-# ---- docs/api.md: its examples run as written (against this server instead of port 7860) ------------------------
+# ---- README.md and docs/api.md: their HTTP examples run as written (against this server, not port 7860) --------
 
 _DOC_BLOCKS = [
-    (lang, code)
-    for lang, code in re.findall(r"```(\w+)\n(.*?)```", (ROOT / "docs" / "api.md").read_text(encoding="utf-8"), re.S)
-    if lang in ("bash", "python")
+    (f"{doc.stem}-{lang}-{i}", lang, code)
+    for doc in (ROOT / "README.md", ROOT / "docs" / "api.md")
+    for i, (lang, code) in enumerate(re.findall(r"```(\w+)\n(.*?)```", doc.read_text(encoding="utf-8"), re.S))
+    if lang in ("bash", "python") and "http://127.0.0.1:7860" in code
 ]
 
 
-@pytest.mark.parametrize(("lang", "code"), _DOC_BLOCKS, ids=[f"{lang}-{i}" for i, (lang, _) in enumerate(_DOC_BLOCKS)])
+@pytest.mark.parametrize(("lang", "code"), [b[1:] for b in _DOC_BLOCKS], ids=[b[0] for b in _DOC_BLOCKS])
 def test_docs_examples_run(server, lang, code):
     import shutil
     import subprocess
