@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -192,6 +193,7 @@ def _encoder_key(name: str, source: str) -> str:
 
 def export_onnx(name: str, source: str, folder: Path) -> None:
     """Export a sentence-transformers model to ONNX in folder, checked against the model's own encode()."""
+    print(f"assistant: preparing model {name} for fast queries (once per model)", file=sys.stderr, flush=True)
     model = load_sentence_transformer(name, source)
     # torch is already loaded by sentence-transformers; export runs the model's own modules.
     import torch
@@ -218,7 +220,9 @@ def export_onnx(name: str, source: str, folder: Path) -> None:
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".export-"))
     tmp.chmod(0o755)
     try:
-        with torch.no_grad():
+        # The tracer warns about Python branches on shapes; the check against encode() below is what counts.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 Wrapped(model).eval(),
                 args,
@@ -261,7 +265,9 @@ def load_sentence_transformer(name: str, source: str):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     # Imported here: sentence-transformers pulls in torch and transformers (several seconds).
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bar says nothing a user needs
     try:
         return SentenceTransformer(source, device="cpu")
     except Exception as e:
