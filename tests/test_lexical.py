@@ -20,7 +20,12 @@ def test_scores_equal_bm25s_get_scores():
     ids = [[vocab.setdefault(t, len(vocab)) for t in d] for d in docs]
     reference = bm25s.BM25(k1=1.2, b=0.75)
     reference.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
-    for question in ["naval exercises Japan", "Japan's defense ministry", "South China Sea exercises exercises", "nothing"]:
+    for question in [
+        "naval exercises Japan",
+        "Japan's defense ministry",
+        "South China Sea exercises exercises",
+        "nothing",
+    ]:
         terms = lexical.terms(question)
         known = [vocab[t] for t in dict.fromkeys(terms) if t in vocab]
         expected = reference.get_scores(known) if known else np.zeros(len(TEXTS))
