@@ -7,7 +7,7 @@ warm   Python ask() on the default article vs. the bare model.encode([question])
 cold   one-shot `assistant ask` in a new process (index built) vs. a new process importing sentence-transformers
 page   `python ui.py` start to first answer over HTTP vs. a new process that only imports gradio
 index  indexing SQuAD test paragraphs vs. plain SentenceTransformer.encode of the same paragraphs
-scale  FAISS search at 1k..1M synthetic passages: exact vs. the automatic choice (HNSW above store.HNSW_ABOVE)
+scale  FAISS search at 1k..1M synthetic passages: exact vs. the automatic choice (IVF above store.APPROXIMATE_ABOVE)
 """
 
 from __future__ import annotations
@@ -163,10 +163,11 @@ def scale(sizes=(1_000, 10_000, 100_000, 1_000_000), queries: int = 200, dim: in
     """Synthetic passages: exact search vs. the index type store picks automatically."""
     import faiss
 
-    from assistant.store import HNSW_ABOVE, _faiss_index
+    from assistant.store import APPROXIMATE_ABOVE, IVF_PROBES, _faiss_index
 
     rng = np.random.default_rng(0)
-    print(f"\n### Scale: synthetic {dim}-d vectors, {queries} queries (HNSW above {HNSW_ABOVE:,} passages)\n")
+    print(f"\n### Scale: synthetic {dim}-d vectors, {queries} queries (IVF, {IVF_PROBES} probes, above "
+          f"{APPROXIMATE_ABOVE:,} passages)\n")
     print("| passages | index | build s | query p50 ms | query p95 ms | exact p50 ms | recall@10 | memory MB |")
     print("|---|---|---|---|---|---|---|---|")
     for n in sizes:

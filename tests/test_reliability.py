@@ -200,7 +200,7 @@ def test_a_5_mb_article_of_distinct_text_is_indexed_and_answerable(tmp_path):
     embedder = CachedFake()
     bot = Assistant.from_article(path, embedder=embedder)
     paragraphs = len(bot.article.paragraphs)
-    assert bot.index.manifest["counts"]["passages"] == paragraphs > 50_000  # above HNSW_ABOVE: the graph path
+    assert bot.index.manifest["counts"]["passages"] == paragraphs > 50_000  # above APPROXIMATE_ABOVE: the IVF path
     for n in (0, 12_345, paragraphs - 1):
         answer = bot.ask(f"Which entry is code{n}?", k=3)
         assert answer.passages[0].paragraph == n + 1

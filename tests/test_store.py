@@ -135,3 +135,26 @@ def test_stale_index_in_read_only_folder_is_a_clear_error(article, fake, monkeyp
     monkeypatch.setattr(filelock.FileLock, "acquire", refuse)
     with pytest.raises(IndexStoreError, match="not writable"):
         Assistant.from_article(article, embedder=fake)
+
+
+def test_large_indexes_switch_to_ivf_that_finds_what_exact_search_finds(tmp_path, monkeypatch):
+    import faiss
+
+    monkeypatch.setattr(store, "APPROXIMATE_ABOVE", 1_000)
+    rng = np.random.default_rng(1)
+    centers = rng.standard_normal((50, 32)).astype(np.float32)
+    vectors = centers[rng.integers(0, 50, 5_000)] + 0.3 * rng.standard_normal((5_000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert isinstance(store._faiss_index(vectors[:1_000]), faiss.IndexFlatIP)
+    index = store._faiss_index(vectors)
+    path = tmp_path / "x.faiss"
+    faiss.write_index(index, str(path))
+    loaded = faiss.read_index(str(path))
+    assert isinstance(loaded, faiss.IndexIVFFlat) and loaded.nprobe == store.IVF_PROBES
+    exact = faiss.IndexFlatIP(32)
+    exact.add(vectors)
+    queries = vectors[:200] + 0.05 * rng.standard_normal((200, 32)).astype(np.float32)
+    _, want = exact.search(queries, 10)
+    _, got = loaded.search(queries, 10)
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, want, strict=True)]) >= 0.95
+    assert (got >= 0).all()
