@@ -264,13 +264,17 @@ def main() -> None:
 
 
 def tune_follow_ups(bots, articles, calibration, report) -> dict:
-    """Weight of the previous question in a follow-up: the best follow-up R@1 on the dev conversations."""
+    """Weight of the previous question in a follow-up: the best follow-up R@1 on the dev conversations. Reported
+    beside it for each weight: how often the answer/abstain decision goes wrong (abstaining on an answerable
+    follow-up, answering an unanswerable one, answering a follow-up asked of another article)."""
     from assistant import retrieve
+    from assistant.answer import decide
 
     if not FOLLOW_UPS.exists():
         return calibration["follow_up"]
     by_title = {a["title"]: bot for a, bot in zip(articles, bots, strict=True)}
     conversations = [json.loads(line) for line in FOLLOW_UPS.read_text().splitlines() if line.strip()]
+    titles = sorted({c["article"] for c in conversations})
     saved = retrieve.CALIBRATION
     retrieve.CALIBRATION = dict(calibration)
     best = None
@@ -278,14 +282,25 @@ def tune_follow_ups(bots, articles, calibration, report) -> dict:
         for weight in (0.0, 0.25, 0.5, 0.75, 1.0):
             retrieve.CALIBRATION["follow_up"] = {"weight": weight}
             hits = {"follow-up": [], "self-contained": []}
+            wrong = {"false_abstain": [], "false_answer": [], "false_answer_elsewhere": []}
             for c in conversations:
-                bot = by_title[c["article"]]
                 first, second = c["turns"]
-                order = bot.retriever.rank(second["q"], [first["q"]]).order
-                hits[c["kind"]].append(order[0] == _chunk(bot, second["para"]))
+                own = by_title[c["article"]]
+                elsewhere = by_title[titles[(titles.index(c["article"]) + 1) % len(titles)]]
+                if c["kind"] in hits:
+                    order = own.retriever.rank(second["q"], [first["q"]]).order
+                    hits[c["kind"]].append(order[0] == _chunk(own, second["para"]))
+                asks = {"follow-up": [(own, "false_abstain", True), (elsewhere, "false_answer_elsewhere", False)],
+                        "unanswerable": [(own, "false_answer", False)]}.get(c["kind"], [])  # fmt: skip
+                for bot, kind, answerable in asks:
+                    ranking = bot.retriever.rank(second["q"], [first["q"]])
+                    answer = decide(second["q"], ranking, bot.index.chunks, 1, calibration)
+                    wrong[kind].append(answer.abstained == answerable)
             score = np.mean(hits["follow-up"]) + np.mean(hits["self-contained"] or [0])
             report[f"follow_up_R@1_w{weight}"] = float(np.mean(hits["follow-up"]))
             report[f"self_contained_R@1_w{weight}"] = float(np.mean(hits["self-contained"] or [0]))
+            for kind, v in wrong.items():
+                report[f"follow_up_{kind}_w{weight}"] = float(np.mean(v or [0]))
             if best is None or score > best[0]:
                 best = (score, weight)
     finally:

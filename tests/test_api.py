@@ -83,10 +83,20 @@ def test_to_dict_is_the_shared_contract(real_bot):
 
 
 def test_follow_up_uses_the_previous_question(real_bot):
-    first = "Which countries joined Japan's naval exercises?"
-    assert real_bot.ask("Where did they take place?", history=[first]).passages[0].paragraph == 8
+    for first in ("Which countries joined Japan's naval exercises?", "what exercises did Japan join"):
+        assert real_bot.ask("Where did they take place?", history=[first]).passages[0].paragraph == 8, first
     treaty = real_bot.ask("When was that treaty signed?", history=["Who is Japan developing a fighter jet with?"])
-    assert treaty.passages[0].paragraph == 5
+    assert treaty.passages[0].paragraph == 5 and not treaty.abstained
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up"),
+    [("Why is Japan worried about China?", "what about Russia?"),
+     ("Which countries joined Japan's naval exercises?", "What did they eat there?"),
+     ("Who is Japan developing a fighter jet with?", "How much does it cost?")],
+)  # fmt: skip
+def test_follow_up_the_article_does_not_answer_abstains(real_bot, first, follow_up):
+    assert real_bot.ask(follow_up, history=[first]).abstained
 
 
 def test_self_contained_question_is_not_dragged_by_history(real_bot):
