@@ -54,6 +54,20 @@ def test_ask_with_index_folder_and_history(article_copy):
     assert json.loads(done.stdout)["passages"][0]["paragraph"] == 8
 
 
+def test_answering_from_a_built_index_never_imports_torch(article_copy):
+    """The one-shot path (load the index, embed with ONNX, answer) stays off torch and its seconds of imports."""
+    code = (
+        "import sys, json; from assistant.cli import main; main(['ask', 'what exercises did Japan join', '--article', "
+        f"{str(article_copy)!r}, '--json']); "
+        "print(json.dumps([m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    answer, imported = done.stdout.strip().splitlines()
+    assert json.loads(answer)["passages"][0]["paragraph"] == 8
+    assert json.loads(imported) == []
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
