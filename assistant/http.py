@@ -151,7 +151,7 @@ class ArticleResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    """The server is up and its index is loaded."""
+    """The server is up: its index is loaded and the chat page is mounted."""
 
     status: str = Field(examples=["ok"])
     model: str = Field(description="The embedding model.", examples=["sentence-transformers/all-MiniLM-L6-v2"])
@@ -173,6 +173,15 @@ def _error_doc(description: str, example: str) -> dict:
 
 
 _BUSY_DOC = _error_doc("Busy or an internal error: retry after `Retry-After` seconds.", "internal error, try again")
+_CHAT_NOT_READY = {
+    "starting": "starting: the chat page is loading; /api/ask already answers",
+    "failed": "the chat page could not start; /api/ask still answers (the server's log says why)",
+}
+_STARTING_DOC = _error_doc(
+    "Still starting (the chat page is loading; /api/ask already answers), or the chat page could not start: retry "
+    "after `Retry-After` seconds.",
+    _CHAT_NOT_READY["starting"],
+)
 _ASK_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error_doc("The body is not valid JSON.", "malformed JSON: Expecting ',' delimiter at character 31"),
     413: _error_doc(f"The body is over {MAX_API_BODY // 1024} KB.", f"the request body is over {MAX_API_BODY:,} bytes"),
@@ -255,9 +264,10 @@ def create_app(
     *,
     max_waiting: int = MAX_WAITING,
     max_wait: float = MAX_WAIT_SECONDS,
-    chat: bool = True,
+    chat: bool | str = True,
 ) -> FastAPI:
-    """The FastAPI app: /api/* routes and their docs at /docs, and (unless chat=False) the chat page at /."""
+    """The FastAPI app: /api/* routes and their docs at /docs, and the chat page at /: mounted now (chat=True),
+    once Gradio has loaded in the background while the API already answers (chat="later"), or never (False)."""
     engine = _Engine(assistant, max_waiting=max_waiting, max_wait=max_wait)
     app = FastAPI(
         title="Article assistant",
@@ -304,13 +314,15 @@ def create_app(
     @app.get(
         "/api/health",
         response_model=HealthResponse,
-        responses={503: _BUSY_DOC},
+        responses={503: _STARTING_DOC},
         tags=["assistant"],
         summary="Is the server ready?",
         operation_id="health",
     )
-    async def health() -> dict:
-        """200 once the index is loaded (the server only listens after that)."""
+    async def health() -> Any:
+        """200 once the index is loaded and the chat page is up; 503 with Retry-After while the page is starting."""
+        if app.state.chat != "ready":
+            return _busy(_CHAT_NOT_READY[app.state.chat])
         return {"status": "ok", "model": assistant.embedder.name, "passages": len(assistant.index.chunks)}
 
     @app.api_route(
@@ -326,20 +338,30 @@ def create_app(
             return _json_error(405, f"use {' or '.join(allowed)} for {path}", {"Allow": ", ".join(allowed)})
         return _json_error(404, f"no such endpoint: {request.method} {path} (see /docs)")
 
-    if chat:
-        app = _mount_chat(app, _Serialized(engine), assistant)
+    app.state.chat = "starting" if chat == "later" else "ready"
+    if chat == "later":
+        _mount_chat_later(app, _Serialized(engine), assistant)
+    elif chat:
+        _mount_chat(app, _chat_blocks(_Serialized(engine)), assistant)
     return app
 
 
-def _mount_chat(app: FastAPI, assistant: _Serialized, real: Assistant) -> FastAPI:
-    """Mount the Gradio chat page at /, serving no file from outside Gradio's own folders."""
+def _chat_blocks(assistant: _Serialized):
+    """The chat page's Gradio Blocks (the first call imports Gradio: seconds)."""
+    from .chat import build_app
+
+    return build_app(assistant)
+
+
+def _mount_chat(app: FastAPI, blocks, real: Assistant):
+    """Mount the chat page at /, serving no file from outside Gradio's own folders; return the mounted Gradio app."""
     import gradio as gr
 
-    from .chat import CSS, build_app
+    from .chat import CSS
 
-    return gr.mount_gradio_app(
+    gr.mount_gradio_app(
         app,
-        build_app(assistant),
+        blocks,
         path="/",
         css=CSS,
         allowed_paths=[],
@@ -348,6 +370,65 @@ def _mount_chat(app: FastAPI, assistant: _Serialized, real: Assistant) -> FastAP
         max_file_size="1mb",
         mcp_server=False,
     )
+    return app.router.routes[-1].app
+
+
+def _chat_not_ready_page(state: str) -> str:
+    reload = '<meta http-equiv="refresh" content="1">' if state == "starting" else ""
+    note = " This page reloads itself." if state == "starting" else ""
+    return (
+        f'<!doctype html><html lang="en"><meta charset="utf-8">{reload}<title>Article assistant</title>'
+        f'<p style="font-family:sans-serif;margin:3em">Article assistant: {_CHAT_NOT_READY[state]}.{note}</p></html>'
+    )
+
+
+def _mount_chat_later(app: FastAPI, assistant: _Serialized, real: Assistant) -> None:
+    """Answer the API at once and mount the chat page when Gradio has loaded: importing Gradio takes seconds,
+    answering does not. Until then / is a 503 page that reloads itself. Gradio's start-up and shutdown hooks then
+    run as mount_gradio_app would run them, around the rest of the server's life."""
+    from fastapi.responses import HTMLResponse
+
+    async def starting(request: Request) -> HTMLResponse:
+        page = _chat_not_ready_page(app.state.chat)
+        return HTMLResponse(page, status_code=503, headers={"Retry-After": RETRY_AFTER})
+
+    app.add_route("/", starting, include_in_schema=False)
+    placeholder = app.router.routes[-1]
+    parent = app.router.lifespan_context
+
+    async def serve_chat(stop) -> None:
+        import anyio.to_thread
+
+        try:
+            blocks = await anyio.to_thread.run_sync(_chat_blocks, assistant, abandon_on_cancel=True)
+            gradio_app = _mount_chat(app, blocks, real)
+        except Exception:
+            print("assistant: the chat page could not start (the API still answers):", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            app.state.chat = "failed"
+            return
+        app.router.routes.remove(placeholder)  # same event-loop step as the mount: / is never unrouted
+        async with gradio_app.router.lifespan_context(gradio_app):
+            gradio_app.get_blocks().run_startup_events()
+            await gradio_app.get_blocks().run_extra_startup_events()
+            app.state.chat = "ready"
+            await stop.wait()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app_: FastAPI):
+        import anyio
+
+        async with parent(app_) as state, anyio.create_task_group() as tasks:
+            stop = anyio.Event()
+            tasks.start_soon(serve_chat, stop)
+            try:
+                yield state
+            finally:
+                stop.set()
+                if app.state.chat == "starting":  # still importing Gradio: abandon it
+                    tasks.cancel_scope.cancel()
+
+    app.router.lifespan_context = lifespan
 
 
 def _private_folders(assistant: Assistant) -> list[str]:
@@ -579,10 +660,11 @@ def serve(
 
     listener = _listen(host, port)  # before loading: a busy port fails in a second, not after indexing
     assistant = Assistant.from_article(article, index_dir, model, progress=True)
-    app = create_app(assistant)
+    app = create_app(assistant, chat="later")
     bound = listener.getsockname()
     url = f"http://{_url_host(host)}:{bound[1]}"
-    print(f"assistant: chat page and API on {url}  (API docs at {url}/docs)", file=sys.stderr, flush=True)
+    print(f"assistant: API on {url}/api (docs at {url}/docs); the chat page at {url} follows in a few seconds",
+          file=sys.stderr, flush=True)  # fmt: skip
     if not _is_loopback(host):
         print(f"assistant: listening on {host}: anyone who can reach it can use it (no login)", file=sys.stderr)
     config = uvicorn.Config(app, log_level="warning", server_header=False, timeout_graceful_shutdown=5)

@@ -5,7 +5,7 @@
 
 warm   Python ask() on the default article vs. the bare model.encode([question]) it needs
 cold   one-shot `assistant ask` in a new process (index built) vs. a new process importing sentence-transformers
-page   `python ui.py` start to first answer over HTTP vs. a new process that only imports gradio
+page   `python ui.py` start to its first answer over HTTP, and to the chat page, vs. a process that only imports gradio
 index  indexing SQuAD test paragraphs vs. plain SentenceTransformer.encode of the same paragraphs
 scale  FAISS search at 1k..1M synthetic passages: exact vs. the automatic choice (IVF above store.APPROXIMATE_ABOVE)
 """
@@ -99,8 +99,8 @@ def cold(runs: int = 5) -> None:
 
 
 def page(runs: int = 3) -> None:
-    """`python ui.py` until its first answer over HTTP, index already built."""
-    times, gradio_import = [], []
+    """`python ui.py` until its first answer over HTTP, and until the chat page is up; index already built."""
+    answered, page_up, gradio_import = [], [], []
     for _ in range(runs):
         t = time.perf_counter()
         subprocess.run([sys.executable, "-c", "import gradio"], check=True, capture_output=True)
@@ -112,22 +112,30 @@ def page(runs: int = 3) -> None:
         proc = subprocess.Popen([sys.executable, str(ROOT / "ui.py"), "--port", str(port)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         try:
-            while True:
-                try:
-                    req = urllib.request.Request(
-                        f"http://127.0.0.1:{port}/api/ask", data=b'{"question": "what exercises did Japan join"}',
-                        headers={"Content-Type": "application/json"},
-                    )  # fmt: skip
-                    urllib.request.urlopen(req, timeout=5).read()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            times.append(time.perf_counter() - t)
+            ask = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/ask", data=b'{"question": "what exercises did Japan join"}',
+                headers={"Content-Type": "application/json"},
+            )  # fmt: skip
+            _wait_for(ask)
+            answered.append(time.perf_counter() - t)
+            _wait_for(urllib.request.Request(f"http://127.0.0.1:{port}/api/health"))  # 200 once the page is up
+            page_up.append(time.perf_counter() - t)
         finally:
             proc.terminate()
             proc.wait()
-    header(f"Page ready: `python ui.py` start to first HTTP answer, {runs} runs")
-    print(row("ui.py to first answer vs. a new process doing only `import gradio`", times, gradio_import))
+    header(f"Page ready: `python ui.py` start to first HTTP answer and to the chat page, {runs} runs")
+    baseline = "vs. a process doing only `import gradio`"
+    print(row(f"ui.py to first answer (POST /api/ask) {baseline}", answered, gradio_import))
+    print(row(f"ui.py to chat page up (/api/health 200) {baseline}", page_up, gradio_import))
+
+
+def _wait_for(request: urllib.request.Request) -> None:
+    while True:
+        try:
+            urllib.request.urlopen(request, timeout=5).read()
+            return
+        except OSError:  # not listening yet, or 503 while starting
+            time.sleep(0.05)
 
 
 def index(paragraphs: int = 200) -> None:
@@ -166,8 +174,10 @@ def scale(sizes=(1_000, 10_000, 100_000, 1_000_000), queries: int = 200, dim: in
     from assistant.store import APPROXIMATE_ABOVE, IVF_PROBES, _faiss_index
 
     rng = np.random.default_rng(0)
-    print(f"\n### Scale: synthetic {dim}-d vectors, {queries} queries (IVF, {IVF_PROBES} probes, above "
-          f"{APPROXIMATE_ABOVE:,} passages)\n")
+    print(
+        f"\n### Scale: synthetic {dim}-d vectors, {queries} queries (IVF, {IVF_PROBES} probes, above "
+        f"{APPROXIMATE_ABOVE:,} passages)\n"
+    )
     print("| passages | index | build s | query p50 ms | query p95 ms | exact p50 ms | recall@10 | memory MB |")
     print("|---|---|---|---|---|---|---|---|")
     for n in sizes:
