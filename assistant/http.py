@@ -374,11 +374,14 @@ def _mount_chat(app: FastAPI, blocks, real: Assistant):
 
 
 def _chat_not_ready_page(state: str) -> str:
-    reload = '<meta http-equiv="refresh" content="1">' if state == "starting" else ""
-    note = " This page reloads itself." if state == "starting" else ""
+    """What / shows before the chat page is mounted: a page that reloads itself, or why it will not come."""
+    if state == "starting":
+        head, text = '<meta http-equiv="refresh" content="1">', "The chat page is starting; it appears in a moment."
+    else:
+        head, text = "", "The chat page could not start (the server's log says why); the JSON API at /api/ask answers."
     return (
-        f'<!doctype html><html lang="en"><meta charset="utf-8">{reload}<title>Article assistant</title>'
-        f'<p style="font-family:sans-serif;margin:3em">Article assistant: {_CHAT_NOT_READY[state]}.{note}</p></html>'
+        f'<!doctype html><html lang="en"><meta charset="utf-8">{head}<title>Article assistant</title>'
+        f'<p style="font-family:sans-serif;margin:3em">{text}</p></html>'
     )
 
 

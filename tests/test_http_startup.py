@@ -41,7 +41,7 @@ def test_the_api_answers_while_the_chat_page_is_still_loading(bot, monkeypatch):
         assert health.status_code == 503 and health.headers["Retry-After"] == "1"
         assert "starting" in health.json()["detail"]
         page = client.get("/")
-        assert page.status_code == 503 and 'http-equiv="refresh"' in page.text and "already answers" in page.text
+        assert page.status_code == 503 and 'http-equiv="refresh"' in page.text and "starting" in page.text
 
         released.set()
         wait_for(lambda: client.get("/api/health").status_code == 200)
