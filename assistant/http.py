@@ -11,7 +11,7 @@ import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -264,7 +264,7 @@ def create_app(
     *,
     max_waiting: int = MAX_WAITING,
     max_wait: float = MAX_WAIT_SECONDS,
-    chat: bool | str = True,
+    chat: bool | Literal["later"] = True,
 ) -> FastAPI:
     """The FastAPI app: /api/* routes and their docs at /docs, and the chat page at /: mounted now (chat=True),
     once Gradio has loaded in the background while the API already answers (chat="later"), or never (False)."""
