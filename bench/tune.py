@@ -268,7 +268,6 @@ def tune_follow_ups(bots, articles, calibration, report) -> dict:
     beside it for each weight: how often the answer/abstain decision goes wrong (abstaining on an answerable
     follow-up, answering an unanswerable one, answering a follow-up asked of another article)."""
     from assistant import retrieve
-    from assistant.answer import decide
 
     if not FOLLOW_UPS.exists():
         return calibration["follow_up"]
@@ -286,16 +285,16 @@ def tune_follow_ups(bots, articles, calibration, report) -> dict:
             for c in conversations:
                 first, second = c["turns"]
                 own = by_title[c["article"]]
-                elsewhere = by_title[titles[(titles.index(c["article"]) + 1) % len(titles)]]
-                if c["kind"] in hits:
-                    order = own.retriever.rank(second["q"], [first["q"]]).order
-                    hits[c["kind"]].append(order[0] == _chunk(own, second["para"]))
-                asks = {"follow-up": [(own, "false_abstain", True), (elsewhere, "false_answer_elsewhere", False)],
-                        "unanswerable": [(own, "false_answer", False)]}.get(c["kind"], [])  # fmt: skip
-                for bot, kind, answerable in asks:
-                    ranking = bot.retriever.rank(second["q"], [first["q"]])
-                    answer = decide(second["q"], ranking, bot.index.chunks, 1, calibration)
-                    wrong[kind].append(answer.abstained == answerable)
+                ranking = own.retriever.rank(second["q"], [first["q"]])
+                if c["kind"] == "unanswerable":
+                    wrong["false_answer"].append(not _abstains(own, second["q"], ranking, calibration))
+                    continue
+                hits[c["kind"]].append(ranking.order[0] == _chunk(own, second["para"]))
+                if c["kind"] == "follow-up":
+                    elsewhere = by_title[titles[(titles.index(c["article"]) + 1) % len(titles)]]
+                    far = elsewhere.retriever.rank(second["q"], [first["q"]])
+                    wrong["false_abstain"].append(_abstains(own, second["q"], ranking, calibration))
+                    wrong["false_answer_elsewhere"].append(not _abstains(elsewhere, second["q"], far, calibration))
             score = np.mean(hits["follow-up"]) + np.mean(hits["self-contained"] or [0])
             report[f"follow_up_R@1_w{weight}"] = float(np.mean(hits["follow-up"]))
             report[f"self_contained_R@1_w{weight}"] = float(np.mean(hits["self-contained"] or [0]))
@@ -306,6 +305,12 @@ def tune_follow_ups(bots, articles, calibration, report) -> dict:
     finally:
         retrieve.CALIBRATION = saved
     return {"weight": best[1]}
+
+
+def _abstains(bot, question: str, ranking, calibration: dict) -> bool:
+    from assistant.answer import decide
+
+    return decide(question, ranking, bot.index.chunks, 1, calibration).abstained
 
 
 def _chunk(bot, para: int) -> int:
