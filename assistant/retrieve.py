@@ -7,11 +7,12 @@ Every signal is computed for every passage of the article:
                    similar token of the passage (contextual MiniLM token vectors); idf-weighted mean
 - late_sentence    the same, inside the passage's best single sentence
 - bm25, bm25_sentence   BM25 (bm25s) on stemmed words, over passages and over sentences
+- e5               cosine between the question and the passage under a second model, e5 (store.E5_UP_TO)
 
 Signals are z-scored across the article's passages and summed with weights fitted on SQuAD dev
-(`assistant/calibration.json`, written by `bench/tune.py`). A follow-up question ("Where did they
-take place?") borrows the previous question's tokens and words at a lower weight. Choosing the
-answer sentence and abstaining live in `answer.py`.
+(`assistant/calibration.json`, written by `bench/tune.py`; an index without e5 vectors has weights of its
+own). A follow-up question ("Where did they take place?") borrows the previous question's tokens, words and
+vectors at a lower weight. Choosing the answer sentence and abstaining live in `answer.py`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 from .answer import sentence_kinds
 
 CALIBRATION = json.loads(Path(__file__).with_name("calibration.json").read_text(encoding="utf-8"))
-PASSAGE_FEATURES = ("dense_sentence", "late", "late_sentence", "bm25", "bm25_sentence")
+PASSAGE_FEATURES = ("dense_sentence", "late", "late_sentence", "bm25", "bm25_sentence", "e5")
 EXHAUSTIVE_UP_TO = 2_000
 """Articles up to this many passages are scored passage by passage. Above, the FAISS index of passage vectors
 and BM25 each nominate CANDIDATES passages, and only those are scored (the others rank last)."""
@@ -57,22 +58,29 @@ _FOLLOW_UP = re.compile(
 
 @dataclass(frozen=True)
 class Query:
-    """A question embedded once: its vector, content-token vectors with weights, and weighted stemmed terms."""
+    """A question embedded once: its vector, content-token vectors with weights, weighted stemmed terms, and its e5
+    vector (None when the index has no e5 vectors)."""
 
     vector: np.ndarray
     tokens: np.ndarray
     weights: np.ndarray
     terms: tuple[tuple[tuple[str, ...], float], ...]
+    e5: np.ndarray | None = None
 
     def plus(self, earlier: Query, weight: float) -> Query:
         """This question with an earlier one mixed in at `weight` (a follow-up's context)."""
-        vector = self.vector + weight * earlier.vector
         return Query(
-            vector / np.linalg.norm(vector),
+            _mix(self.vector, earlier.vector, weight),
             np.concatenate([self.tokens, earlier.tokens]),
             np.concatenate([self.weights, weight * earlier.weights]),
             self.terms + tuple((t, w * weight) for t, w in earlier.terms),
+            None if self.e5 is None else _mix(self.e5, earlier.e5, weight),
         )
+
+
+def _mix(vector: np.ndarray, earlier: np.ndarray, weight: float) -> np.ndarray:
+    mixed = vector + weight * earlier
+    return mixed / np.linalg.norm(mixed)
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,7 @@ class Retriever:
         # Token vectors are kept as float16 for long articles, and widened per question for the candidates only.
         self.tokens = np.asarray(index.tokens, dtype=np.float32) if self.exhaustive else index.tokens
         self.sentence_vectors = index.sentence_vectors
+        self.e5_vectors = index.e5_vectors
         # Document frequency of each model token over passages, for idf weights of question tokens.
         token_ids = index.token_info[:, 0].astype(np.int64)
         base = int(token_ids.max(initial=0)) + 1
@@ -164,14 +173,16 @@ class Retriever:
             "bm25": bm25[passages],
             "bm25_sentence": np.maximum.reduceat(bm25_sentence[sentences], starts),
         }
+        if query.e5 is not None:
+            signals["e5"] = self.e5_vectors[passages] @ query.e5
         passage = {f: _spread(v, passages, len(self.content)) for f, v in signals.items()}
         sentence = {
             "dense": _spread(dense, sentences, len(self.owner)),
             "late": _spread(late_sentence, sentences, len(self.owner)),
             "bm25": bm25_sentence,
         }
-        weights = CALIBRATION["passage"]["weights"]
-        fused = sum(weights[f] * standardize(passage[f], scored) for f in PASSAGE_FEATURES)
+        weights = CALIBRATION["passage"]["weights" if "e5" in passage else "weights_without_e5"]
+        fused = sum(weights[f] * standardize(passage[f], scored) for f in passage)
         order = [int(i) for i in np.argsort(-fused, kind="stable") if self.content[i]]
         own = query.terms[0][0] if query.terms else ()
         coverage = float(np.mean([t in self.passage_lexical.vocab for t in own])) if own else 0.0
@@ -213,7 +224,8 @@ class Retriever:
         n = len(self.index.chunks)
         df = np.array([self.df.get(int(i), 0) for i in ids[keep]], dtype=np.float32)
         weights = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        return Query(encoded.vectors[0], tokens[keep], weights, ((tuple(self.passage_lexical.terms(text)), 1.0),))
+        e5 = self.embedder.e5.query(text) if self.e5_vectors is not None else None
+        return Query(encoded.vectors[0], tokens[keep], weights, ((tuple(self.passage_lexical.terms(text)), 1.0),), e5)
 
 
 def _spread(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:

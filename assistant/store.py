@@ -11,6 +11,7 @@
         sentences.npy        sentence vectors, in passage order
         tokens.npy           contextual token vectors of every sentence (float16), for late interaction
         token_info.npy       per token: model token id, sentence number
+        e5.npy               passage vectors of the second model, e5 (articles up to E5_UP_TO passages)
         bm25_passages.json/.npz, bm25_sentences.json/.npz   BM25 columns precomputed by bm25s
 
 A crash while building leaves the previous manifest, and so the previous index, untouched.
@@ -29,11 +30,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from .article import SPLITTING, Article, Chunk, Paragraph
+from .embed import E5
 from .errors import IndexStoreError
 from .lexical import Lexical
 
@@ -42,6 +45,9 @@ APPROXIMATE_ABOVE = 50_000
 """Exact search up to this many passages; above it an inverted file over k-means cells (IVF) keeps queries in
 milliseconds. bench/speed.py scale has the curve to 1M passages."""
 IVF_PROBES = 64
+E5_UP_TO = 500
+"""Articles up to this many passages get e5 passage vectors (about 0.2 s each here); longer ones are ranked
+without them, so that indexing an archive stays as fast as MiniLM alone."""
 """Cells searched per query: recall@10 0.995 at 1M passages, about 4 ms (an HNSW graph reached 0.59 there)."""
 LOCK_TIMEOUT = 600.0
 CLEANUP_WAIT = 30.0
@@ -66,6 +72,7 @@ class Index:
     passage_lexical: Lexical
     sentence_lexical: Lexical
     manifest: dict
+    e5_vectors: np.ndarray | None = None
 
     @property
     def chunks(self) -> tuple[Chunk, ...]:
@@ -102,6 +109,8 @@ def build(article: Article, embedder, *, previous: Index | None = None, progress
     passage_vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
     np.add.at(passage_vectors, owner, sentence_vectors)
     passage_vectors /= np.maximum(np.linalg.norm(passage_vectors, axis=1, keepdims=True), 1e-12)
+    e5 = e5_model(embedder, len(chunks))
+    e5_vectors = _e5_vectors(e5, [c.text for c in chunks], previous, progress) if e5 else None
     tokens = np.concatenate([r[1] for r in rows] + [np.zeros((0, embedder.dimension))]).astype(np.float16)
     token_info = np.concatenate(
         [np.stack([r[2], np.full(len(r[2]), n)], axis=1) for n, r in enumerate(rows)] + [np.zeros((0, 2))]
@@ -110,6 +119,7 @@ def build(article: Article, embedder, *, previous: Index | None = None, progress
         "format": FORMAT,
         "model": embedder.name,
         "dimension": int(embedder.dimension),
+        "e5": e5.name if e5 else None,
         "article": {"name": article.name, "sha256": article.sha256, "chars": len(article.text)},
         "splitting": SPLITTING,
         "counts": {"paragraphs": len(article.paragraphs), "passages": len(chunks), "sentences": len(sentences),
@@ -119,7 +129,13 @@ def build(article: Article, embedder, *, previous: Index | None = None, progress
     passage_lexical = Lexical.build([c.text for c in chunks])
     sentence_lexical = Lexical.build(sentences, stop=sorted(passage_lexical.stop))
     return Index(article, _faiss_index(passage_vectors), sentence_vectors, tokens, token_info,
-                 passage_lexical, sentence_lexical, manifest)  # fmt: skip
+                 passage_lexical, sentence_lexical, manifest, e5_vectors)  # fmt: skip
+
+
+def e5_model(embedder, passages: int):
+    """The second model an index of this many passages gets: the embedder's e5, up to E5_UP_TO passages."""
+    e5 = getattr(embedder, "e5", None)
+    return e5 if e5 is not None and passages <= E5_UP_TO else None
 
 
 def save(index: Index, folder: Path) -> None:
@@ -144,6 +160,8 @@ def save(index: Index, folder: Path) -> None:
         np.save(tmp / "sentences.npy", index.sentence_vectors, allow_pickle=False)
         np.save(tmp / "tokens.npy", index.tokens, allow_pickle=False)
         np.save(tmp / "token_info.npy", index.token_info, allow_pickle=False)
+        if index.e5_vectors is not None:
+            np.save(tmp / "e5.npy", index.e5_vectors, allow_pickle=False)
         index.passage_lexical.save(tmp, "bm25_passages")
         index.sentence_lexical.save(tmp, "bm25_sentences")
         files = {f.name: _digest(f) for f in sorted(tmp.iterdir())}
@@ -186,6 +204,8 @@ def _malformed(manifest: dict) -> str | None:
     article, files = manifest.get("article"), manifest.get("files")
     if not isinstance(manifest.get("model"), str) or type(manifest.get("dimension")) is not int:
         return "model or dimension"
+    if not isinstance(manifest.get("e5"), str | None) or not isinstance(manifest.get("counts"), dict):
+        return "e5 model or counts"
     if not isinstance(article, dict) or not isinstance(article.get("sha256"), str):
         return "article"
     if not isinstance(manifest.get("data"), str) or not _DATA_NAME.fullmatch(manifest["data"]):
@@ -199,12 +219,16 @@ def _malformed(manifest: dict) -> str | None:
     return None
 
 
-def check(manifest: dict, *, article_sha256: str | None = None, model: str, dimension: int) -> None:
-    """Raise Stale if the manifest does not describe an index of this article with this model."""
+def check(manifest: dict, *, article_sha256: str | None = None, model: str, dimension: int, e5=None) -> None:
+    """Raise Stale if the manifest does not describe an index of this article with this model (and e5 model)."""
     if article_sha256 and manifest.get("article", {}).get("sha256") != article_sha256:
         raise Stale("the article changed since it was indexed")
     if manifest.get("model") != model or manifest.get("dimension") != dimension:
         raise Stale(f"built with model {manifest.get('model')!r} ({manifest.get('dimension')}-d), not {model!r}")
+    e5 = e5_model(SimpleNamespace(e5=e5), manifest.get("counts", {}).get("passages", 0))
+    if manifest.get("e5") != (e5.name if e5 else None):
+        raise Stale(f"built {'with ' + repr(manifest['e5']) if manifest.get('e5') else 'without e5'}, "
+                    f"not {'with ' + repr(e5.name) if e5 else 'without e5'}")  # fmt: skip
     if manifest.get("splitting") != SPLITTING:
         raise Stale("built with different splitting rules")
 
@@ -236,6 +260,7 @@ def _load_data(folder: Path, manifest: dict) -> Index:
     files = manifest.get("files") or {}
     expected = {"article.json", "passages.jsonl", "passages.faiss", "sentences.npy", "tokens.npy", "token_info.npy"}
     expected |= {f"bm25_{level}.{ext}" for level in ("passages", "sentences") for ext in ("json", "npz")}
+    expected |= {"e5.npy"} if manifest.get("e5") else set()
     if set(files) != expected or "/" in str(manifest.get("data")) or not data.is_dir():
         raise Stale("the index data folder is missing or incomplete")
     for name, digest in files.items():
@@ -260,6 +285,7 @@ def _load_data(folder: Path, manifest: dict) -> Index:
         token_info = np.load(data / "token_info.npy", allow_pickle=False)
         passage_lexical = Lexical.load(data, "bm25_passages")
         sentence_lexical = Lexical.load(data, "bm25_sentences")
+        e5_vectors = np.load(data / "e5.npy", allow_pickle=False) if manifest.get("e5") else None
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         raise Stale(f"unreadable index data ({type(e).__name__})") from None
     n, d, s = len(chunks), manifest.get("dimension"), sum(len(c.sentences) for c in chunks)
@@ -271,8 +297,10 @@ def _load_data(folder: Path, manifest: dict) -> Index:
         raise Stale("index files disagree with the manifest")
     if passage_lexical.size != n or sentence_lexical.size != s:
         raise Stale("index files disagree with the manifest")
+    if e5_vectors is not None and (e5_vectors.shape != (n, E5.dimension) or e5_vectors.dtype != np.float32):
+        raise Stale("index files disagree with the manifest")
     return Index(article, data / "passages.faiss", sentence_vectors, tokens, token_info, passage_lexical,
-                 sentence_lexical, manifest)  # fmt: skip
+                 sentence_lexical, manifest, e5_vectors)  # fmt: skip
 
 
 def open_or_build(folder: Path, article: Article, embedder, *, progress: bool = False) -> Index:
@@ -306,7 +334,8 @@ def open_or_build(folder: Path, article: Article, embedder, *, progress: bool = 
 def _open(folder: Path, article: Article, embedder) -> Index:
     with _reading(folder):  # the manifest and the data folder it names are read together
         manifest = read_manifest(folder)
-        check(manifest, article_sha256=article.sha256, model=embedder.name, dimension=embedder.dimension)
+        check(manifest, article_sha256=article.sha256, model=embedder.name, dimension=embedder.dimension,
+              e5=getattr(embedder, "e5", None))  # fmt: skip
         return _load_data(folder, manifest)
 
 
@@ -352,6 +381,23 @@ def _known(previous: Index | None, embedder) -> dict[str, tuple]:
         )
         for n, t in enumerate(texts)
     }  # fmt: skip
+
+
+def _e5_vectors(e5, texts: list[str], previous: Index | None, progress: bool) -> np.ndarray:
+    """e5 vectors of the passages; those an earlier build of the folder already has are reused."""
+    known = {}
+    if previous is not None and previous.e5_vectors is not None and previous.manifest.get("e5") == e5.name:
+        known = {c.text: v for c, v in zip(previous.chunks, previous.e5_vectors, strict=True)}
+    todo = sorted({t for t in texts if t not in known})
+    step = 16
+    from tqdm import tqdm
+
+    with tqdm(total=len(todo), desc="e5 passages", unit="passage", leave=False,
+              disable=not progress or len(todo) < 16) as bar:  # fmt: skip
+        for i in range(0, len(todo), step):
+            known |= dict(zip(todo[i : i + step], e5.passages(todo[i : i + step]), strict=True))
+            bar.update(len(todo[i : i + step]))
+    return np.array([known[t] for t in texts], dtype=np.float32).reshape(len(texts), e5.dimension)
 
 
 def _encode(embedder, texts: list[str], progress: bool):

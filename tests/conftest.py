@@ -63,9 +63,41 @@ class FakeEmbedder:
         return any(c.isalnum() for c in text)
 
 
+class FakeE5:
+    """A stand-in for the e5 model: words of a synonym group share one direction, so it knows paraphrases the fake
+    embedder does not ("warplane" means "jet")."""
+
+    name = "fake-e5"
+    dimension = 384
+    SYNONYMS = {"warplane": "jet", "fighter": "jet", "drills": "exercises"}
+
+    def __init__(self):
+        self.calls = 0
+        self.words = FakeEmbedder()
+
+    def _vector(self, text: str) -> np.ndarray:
+        words = [self.SYNONYMS.get(w, w) for w in re.findall(r"\w+", text.lower()) if w not in _STOP] or ["<empty>"]
+        v = np.tile(np.mean([self.words._word(w) for w in words], axis=0), self.dimension // self.words.dimension)
+        return (v / max(np.linalg.norm(v), 1e-12)).astype(np.float32)
+
+    def query(self, text: str) -> np.ndarray:
+        return self._vector(text)
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        return np.array([self._vector(t) for t in texts], dtype=np.float32).reshape(len(texts), self.dimension)
+
+
 @pytest.fixture
 def fake() -> FakeEmbedder:
     return FakeEmbedder()
+
+
+@pytest.fixture
+def fake_with_e5() -> FakeEmbedder:
+    embedder = FakeEmbedder()
+    embedder.e5 = FakeE5()
+    return embedder
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,7 @@ class TorchEmbedder:
         self.torch = torch
         self.model = load_sentence_transformer(*resolve_model(None))
         self.name, self.dimension = onnx.name, onnx.dimension
+        self.e5 = onnx.e5  # the second model is the same for both: this compares MiniLM's two runtimes
         # Tokenizer-level questions (no model run), answered from the same vocabulary.
         self.is_stopword, self.recognizes = onnx.is_stopword, onnx.recognizes
         self.special = torch.tensor(self.model.tokenizer.all_special_ids)

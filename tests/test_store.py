@@ -158,3 +158,52 @@ def test_large_indexes_switch_to_ivf_that_finds_what_exact_search_finds(tmp_path
     _, got = loaded.search(queries, 10)
     assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, want, strict=True)]) >= 0.95
     assert (got >= 0).all()
+
+
+JETS = (
+    "Japan held naval exercises with Canada in the South China Sea.\n"
+    "The EU wants a defense pact with Japan and South Korea.\n"
+    "Japan is building an advanced fighter jet with Britain and Italy under a treaty.\n"
+)
+
+
+def test_e5_passage_vectors_are_stored_checked_and_reused(tmp_path, fake_with_e5):
+    path = tmp_path / "jets.txt"
+    path.write_text(JETS)
+    bot = Assistant.from_article(path, embedder=fake_with_e5)
+    manifest = json.loads((bot.index_dir / "manifest.json").read_text())
+    assert manifest["e5"] == "fake-e5" and "e5.npy" in manifest["files"]
+    assert bot.index.e5_vectors.shape == (3, 384)
+    e5 = fake_with_e5.e5
+    Assistant.from_article(path, embedder=fake_with_e5)
+    assert e5.calls == 1  # loaded, not embedded again
+    path.write_text(JETS + "Tokyo has boosted defense spending.\n")
+    Assistant.from_article(path, embedder=fake_with_e5)
+    assert e5.calls == 2  # the rebuild embedded the new passage only
+    assert Assistant.load(bot.index_dir, embedder=fake_with_e5).index.e5_vectors.shape == (4, 384)
+
+
+def test_e5_is_what_finds_a_paraphrase(tmp_path, fake, fake_with_e5):
+    path = tmp_path / "jets.txt"
+    path.write_text(JETS)
+    question = "Which warplane?"  # no word of the article: only e5, which knows a warplane is a jet, can tell
+    without = Assistant.from_article(path, tmp_path / "without", embedder=fake).retriever.rank(question)
+    with_e5 = Assistant.from_article(path, tmp_path / "with", embedder=fake_with_e5).retriever.rank(question)
+    assert "e5" not in without.passage and "e5" in with_e5.passage
+    assert with_e5.order[0] == 2 and without.order[0] != 2
+
+
+def test_index_built_without_e5_is_rebuilt_when_e5_arrives_and_long_articles_go_without(
+    tmp_path, fake, fake_with_e5, monkeypatch, capsys
+):
+    path = tmp_path / "jets.txt"
+    path.write_text(JETS)
+    assert Assistant.from_article(path, embedder=fake).index.e5_vectors is None
+    assert Assistant.from_article(path, embedder=fake_with_e5).index.e5_vectors is not None
+    assert "built without e5" in capsys.readouterr().err
+    with pytest.raises(IndexStoreError, match="with 'fake-e5'"):
+        Assistant.load(path.with_name("jets.index"), embedder=fake)
+    monkeypatch.setattr(store, "E5_UP_TO", 2)  # 3 passages: too long for e5
+    bot = Assistant.from_article(path, tmp_path / "long", embedder=fake_with_e5)
+    assert bot.index.e5_vectors is None and bot.index.manifest["e5"] is None
+    assert bot.ask("naval exercises with Canada").passages[0].paragraph == 1
