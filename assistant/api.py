@@ -52,7 +52,7 @@ class Assistant:
         try:
             manifest = store.read_manifest(folder)
             embedder = embedder or load_embedder(manifest.get("model"))
-            store.check(manifest, model=embedder.name, dimension=embedder.dimension, e5=getattr(embedder, "e5", None))
+            store.check(manifest, embedder)
             index = store.load(folder, manifest)
         except store.Stale as why:
             raise IndexStoreError(

@@ -44,6 +44,8 @@ class Embedder(Protocol):
 
     name: str
     dimension: int
+    e5: E5 | None
+    """The second model whose passage vectors retrieval also uses, or None."""
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 

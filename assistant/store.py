@@ -30,7 +30,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -45,10 +44,10 @@ APPROXIMATE_ABOVE = 50_000
 """Exact search up to this many passages; above it an inverted file over k-means cells (IVF) keeps queries in
 milliseconds. bench/speed.py scale has the curve to 1M passages."""
 IVF_PROBES = 64
+"""Cells searched per query: recall@10 0.995 at 1M passages, about 4 ms (an HNSW graph reached 0.59 there)."""
 E5_UP_TO = 500
 """Articles up to this many passages get e5 passage vectors (about 0.2 s each here); longer ones are ranked
 without them, so that indexing an archive stays as fast as MiniLM alone."""
-"""Cells searched per query: recall@10 0.995 at 1M passages, about 4 ms (an HNSW graph reached 0.59 there)."""
 LOCK_TIMEOUT = 600.0
 CLEANUP_WAIT = 30.0
 """Seconds a builder waits for loads in progress before deleting old data folders (else the next build does)."""
@@ -109,7 +108,7 @@ def build(article: Article, embedder, *, previous: Index | None = None, progress
     passage_vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
     np.add.at(passage_vectors, owner, sentence_vectors)
     passage_vectors /= np.maximum(np.linalg.norm(passage_vectors, axis=1, keepdims=True), 1e-12)
-    e5 = e5_model(embedder, len(chunks))
+    e5 = e5_for(embedder, len(chunks))
     e5_vectors = _e5_vectors(e5, [c.text for c in chunks], previous, progress) if e5 else None
     tokens = np.concatenate([r[1] for r in rows] + [np.zeros((0, embedder.dimension))]).astype(np.float16)
     token_info = np.concatenate(
@@ -132,10 +131,9 @@ def build(article: Article, embedder, *, previous: Index | None = None, progress
                  passage_lexical, sentence_lexical, manifest, e5_vectors)  # fmt: skip
 
 
-def e5_model(embedder, passages: int):
+def e5_for(embedder, passages: int):
     """The second model an index of this many passages gets: the embedder's e5, up to E5_UP_TO passages."""
-    e5 = getattr(embedder, "e5", None)
-    return e5 if e5 is not None and passages <= E5_UP_TO else None
+    return embedder.e5 if passages <= E5_UP_TO else None
 
 
 def save(index: Index, folder: Path) -> None:
@@ -204,8 +202,10 @@ def _malformed(manifest: dict) -> str | None:
     article, files = manifest.get("article"), manifest.get("files")
     if not isinstance(manifest.get("model"), str) or type(manifest.get("dimension")) is not int:
         return "model or dimension"
-    if not isinstance(manifest.get("e5"), str | None) or not isinstance(manifest.get("counts"), dict):
-        return "e5 model or counts"
+    if not isinstance(manifest.get("e5"), str | None):
+        return "e5 model"
+    if not isinstance(manifest.get("counts"), dict) or type(manifest["counts"].get("passages")) is not int:
+        return "counts"
     if not isinstance(article, dict) or not isinstance(article.get("sha256"), str):
         return "article"
     if not isinstance(manifest.get("data"), str) or not _DATA_NAME.fullmatch(manifest["data"]):
@@ -219,18 +219,22 @@ def _malformed(manifest: dict) -> str | None:
     return None
 
 
-def check(manifest: dict, *, article_sha256: str | None = None, model: str, dimension: int, e5=None) -> None:
-    """Raise Stale if the manifest does not describe an index of this article with this model (and e5 model)."""
+def check(manifest: dict, embedder, *, article_sha256: str | None = None) -> None:
+    """Raise Stale if the manifest does not describe an index of this article with this embedder (and its e5)."""
     if article_sha256 and manifest.get("article", {}).get("sha256") != article_sha256:
         raise Stale("the article changed since it was indexed")
-    if manifest.get("model") != model or manifest.get("dimension") != dimension:
+    model = embedder.name
+    if manifest.get("model") != model or manifest.get("dimension") != embedder.dimension:
         raise Stale(f"built with model {manifest.get('model')!r} ({manifest.get('dimension')}-d), not {model!r}")
-    e5 = e5_model(SimpleNamespace(e5=e5), manifest.get("counts", {}).get("passages", 0))
+    e5 = e5_for(embedder, manifest["counts"]["passages"])
     if manifest.get("e5") != (e5.name if e5 else None):
-        raise Stale(f"built {'with ' + repr(manifest['e5']) if manifest.get('e5') else 'without e5'}, "
-                    f"not {'with ' + repr(e5.name) if e5 else 'without e5'}")  # fmt: skip
+        raise Stale(f"built {_with_e5(manifest.get('e5'))}, not {_with_e5(e5.name if e5 else None)}")
     if manifest.get("splitting") != SPLITTING:
         raise Stale("built with different splitting rules")
+
+
+def _with_e5(name: str | None) -> str:
+    return f"with {name!r}" if name else "without e5"
 
 
 def load(folder: Path, manifest: dict) -> Index:
@@ -334,8 +338,7 @@ def open_or_build(folder: Path, article: Article, embedder, *, progress: bool = 
 def _open(folder: Path, article: Article, embedder) -> Index:
     with _reading(folder):  # the manifest and the data folder it names are read together
         manifest = read_manifest(folder)
-        check(manifest, article_sha256=article.sha256, model=embedder.name, dimension=embedder.dimension,
-              e5=getattr(embedder, "e5", None))  # fmt: skip
+        check(manifest, embedder, article_sha256=article.sha256)
         return _load_data(folder, manifest)
 
 

@@ -246,8 +246,8 @@ def main() -> None:
 
         calibration = {
             "passage": {
-                f"weights{name}": dict(zip(PASSAGE_FEATURES, np.round(v, 4).tolist(), strict=False))
-                for name, v in weights.items()
+                f"weights{name}": dict(zip(PASSAGE_FEATURES[: len(fit)], np.round(fit, 4).tolist(), strict=True))
+                for name, fit in weights.items()
             },
             "sentence": {
                 "weights": dict(zip((*SENTENCE_FEATURES, "answer_type"), np.round(v, 4).tolist(), strict=True))

@@ -29,6 +29,7 @@ class FakeEmbedder:
 
     name = "fake-words"
     dimension = 32
+    e5 = None
 
     def __init__(self):
         self.calls = 0
