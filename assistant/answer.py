@@ -100,7 +100,7 @@ def decide(question: str, ranking, chunks, k: int, calibration: dict) -> Answer:
     A question about the article itself ("Which agency is this from?") is answered from its metadata
     lines, unless the article's content answers it confidently.
     """
-    answerable = answerability(ranking, calibration["answerable"])
+    answerable = answerability(ranking, calibration)
     meta = calibration["meta"]
     about_article = ranking.meta_similarity >= meta["threshold"] and answerable < meta["unless_content_above"]
     order = ranking.metadata + ranking.order if about_article else ranking.order
@@ -119,16 +119,20 @@ def decide(question: str, ranking, chunks, k: int, calibration: dict) -> Answer:
     return compose(question, passages, abstained)
 
 
-def answerability(ranking, model: dict) -> float:
+def answerability(ranking, calibration: dict) -> float:
     """Probability that the article answers at all: a logistic model on the best passage's signals, the share
     of the question's words the article knows, and how well the article matches on average (a question that
-    matches every passage a little, matches none in particular)."""
+    matches every passage a little, matches none in particular). A follow-up, scored with the question before
+    it, matches that question's passage by borrowing its words: its log-odds get a bias of their own."""
+    model = calibration["answerable"]
     top = ranking.order[0]
     x = {f: float(v[top]) for f, v in ranking.passage.items()}
     x["coverage"] = ranking.coverage
     for f in ("dense_sentence", "late"):
         x[f"{f}_mean"] = float(ranking.passage[f][ranking.content].mean())
     logit = model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
+    if ranking.follow_up:
+        logit += calibration["follow_up"]["bias"]
     return float(1.0 / (1.0 + np.exp(-logit)))
 
 

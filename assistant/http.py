@@ -54,8 +54,8 @@ class AskRequest(BaseModel):
             "examples": [
                 {"question": EXAMPLE_QUESTION},
                 {
-                    "question": "Where did they take place?",
-                    "history": ["Which countries joined Japan's naval exercises?"],
+                    "question": "When was that treaty signed?",
+                    "history": ["Who is Japan developing a fighter jet with?"],
                 },
                 {"question": "Which countries is Japan building a fighter jet with?", "k": 1},
             ]
@@ -73,8 +73,8 @@ class AskRequest(BaseModel):
         default_factory=list,
         max_length=MAX_HISTORY,
         description=f"Earlier questions of the same chat, oldest first (at most {MAX_HISTORY}). "
-        "A follow-up such as 'Where did they take place?' borrows context from the latest one.",
-        examples=[["Which countries joined Japan's naval exercises?"]],
+        "A follow-up such as 'When was that treaty signed?' borrows context from the latest one.",
+        examples=[["Who is Japan developing a fighter jet with?"]],
     )
     k: StrictInt = Field(
         default=3,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -97,6 +97,8 @@ class Ranking:
     coverage: float
     metadata: list[int]
     meta_similarity: float
+    follow_up: bool = False
+    """Scored with an earlier question mixed in."""
 
 
 class Retriever:
@@ -135,6 +137,7 @@ class Retriever:
         meta = self.meta_similarity(question, query.vector) if self.metadata else 0.0
         if history and self.is_follow_up(question):
             query = query.plus(self.query(history[-1]), CALIBRATION["follow_up"]["weight"])
+            return replace(self.score(query, meta), follow_up=True)
         return self.score(query, meta)
 
     def score(self, query: Query, meta_similarity: float = 0.0) -> Ranking:

@@ -2,6 +2,8 @@
 
     python bench/tune.py                      # fits on ../shared/data/squad-v1.1-dev/dev.jsonl, writes the file
     python bench/tune.py --dry-run            # prints the fit and its cross-validated figures only
+    python bench/tune.py --work /tmp/tune     # keeps the dev indexes there: a second run skips indexing
+    python bench/tune.py --work /tmp/tune --follow-ups-only   # refits the follow-up part alone
 
 Signals come from the real pipeline (each article indexed by Assistant.from_article, questions scored by
 its Retriever); only their weights are fitted here. Never run this on test.jsonl.
@@ -22,13 +24,15 @@ from scipy.optimize import minimize
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.answer import question_kinds  # noqa: E402
+from assistant.answer import answerability, question_kinds, threshold  # noqa: E402
 from assistant.embed import load_embedder  # noqa: E402
 from assistant.evaluate import load_squad, open_articles  # noqa: E402
 from assistant.retrieve import PASSAGE_FEATURES, standardize  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "dev.jsonl"
-FOLLOW_UPS = ROOT / "bench" / "data" / "followups-dev.jsonl"
+FOLLOW_UPS = sorted((ROOT / "bench" / "data").glob("followups-dev*.jsonl"))
+"""Two-turn dev conversations: a question, then a follow-up that leans on it, is self-contained, or is not
+answered by the article."""
 META_PARAPHRASES = [
     "Which news agency is this article from?",
     "Who published this article?",
@@ -56,7 +60,7 @@ def cuts(articles: list[dict]) -> tuple[list[dict], list[int]]:
         for start in range(0, len(a["paragraphs"]) - SMALL + 1, SMALL):
             qs = [q | {"para": q["para"] - start} for q in a["questions"] if start <= q["para"] < start + SMALL]
             out.append({"title": f"{a['title']}[{start}]", "paragraphs": a["paragraphs"][start : start + SMALL],
-                        "questions": qs})  # fmt: skip
+                        "questions": qs, "start": start})  # fmt: skip
             source.append(n)
     return out, source
 
@@ -192,15 +196,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dev", type=Path, default=DEV)
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--work", type=Path, help="keep the dev indexes here, so that a second run skips indexing")
+    parser.add_argument("--follow-ups-only", action="store_true", help="refit only the follow-up part of the file")
     args = parser.parse_args()
     if "test" in args.dev.name:
         sys.exit("tune on dev, never on test")
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
+        tmp = args.work or tmp
+        if args.follow_ups_only:
+            return refit_follow_ups(args, Path(tmp))
         articles = load_squad(args.dev)
         rows, bots, _ = collect(articles, Path(tmp) / "full")
         pieces, source = cuts(articles)
-        small, _, _ = collect(pieces, Path(tmp) / "small", source=source)
+        small, cut_bots, _ = collect(pieces, Path(tmp) / "small", source=source)
         report = {}
 
         # 1. Passage fusion weights, with 4-fold cross-validation by article for an honest figure; with e5, and
@@ -260,7 +269,7 @@ def main() -> None:
             "follow_up": {"weight": 0.5},
             "meta": {"threshold": round(meta_threshold, 4), "unless_content_above": 0.9},
         }
-        calibration["follow_up"] = tune_follow_ups(bots, articles, calibration, report)
+        calibration["follow_up"] = tune_follow_ups((articles, bots), (pieces, cut_bots, source), calibration, report)
         calibration["fitted"] = {
             "on": str(args.dev.relative_to(ROOT.parent)) if args.dev.is_relative_to(ROOT.parent) else str(args.dev),
             "questions": len(rows),
@@ -274,54 +283,123 @@ def main() -> None:
         (ROOT / "assistant" / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
 
 
-def tune_follow_ups(bots, articles, calibration, report) -> dict:
-    """Weight of the previous question in a follow-up: the best follow-up R@1 on the dev conversations. Reported
-    beside it for each weight: how often the answer/abstain decision goes wrong (abstaining on an answerable
-    follow-up, answering an unanswerable one, answering a follow-up asked of another article)."""
+FOLLOW_UP_FIGURES = ("follow_up_", "self_contained_")
+
+
+def refit_follow_ups(args, folder: Path) -> None:
+    """Refit calibration.json's follow-up part alone, on the indexes of an earlier run in the same --work folder."""
+    path = ROOT / "assistant" / "calibration.json"
+    calibration = json.loads(path.read_text())
+    articles = load_squad(args.dev)
+    pieces, source = cuts(articles)
+    embedder = load_embedder()
+    bots = open_articles(articles, folder / "full", embedder)
+    cut_bots = open_articles(pieces, folder / "small", embedder)
+    report = {}
+    calibration["follow_up"] = tune_follow_ups((articles, bots), (pieces, cut_bots, source), calibration, report)
+    kept = {k: v for k, v in calibration["fitted"]["report"].items() if not k.startswith(FOLLOW_UP_FIGURES)}
+    calibration["fitted"]["report"] = kept | {k: round(v, 4) for k, v in report.items()}
+    print(json.dumps(calibration, indent=2))
+    if not args.dry_run:
+        path.write_text(json.dumps(calibration, indent=2) + "\n")
+
+
+def tune_follow_ups(full, small, calibration: dict, report: dict) -> dict:
+    """Follow-ups, fitted on the dev conversations (FOLLOW_UPS):
+
+    1. the weight of the previous question: the best R@1 on follow-ups plus self-contained questions;
+    2. their abstention: a bias added to the answerability model's log-odds (a logistic regression whose offset
+       is the fitted model's margin over its threshold). Cases are each follow-up asked of its article
+       (answerable or not) and of another article, whole and as the 8-paragraph cut that holds its paragraphs.
+       Reported before and after, and leave-one-article-out.
+    """
     from assistant import retrieve
 
-    if not FOLLOW_UPS.exists():
-        return calibration["follow_up"]
-    by_title = {a["title"]: bot for a, bot in zip(articles, bots, strict=True)}
-    conversations = [json.loads(line) for line in FOLLOW_UPS.read_text().splitlines() if line.strip()]
-    titles = sorted({c["article"] for c in conversations})
+    conversations = [json.loads(line) for path in FOLLOW_UPS for line in path.read_text().splitlines() if line.strip()]
+    cases = list(_conversation_cases(conversations, full, small))
     saved = retrieve.CALIBRATION
     retrieve.CALIBRATION = dict(calibration)
-    best = None
     try:
+        best = None
         for weight in (0.0, 0.25, 0.5, 0.75, 1.0):
             retrieve.CALIBRATION["follow_up"] = {"weight": weight}
             hits = {"follow-up": [], "self-contained": []}
-            wrong = {"false_abstain": [], "false_answer": [], "false_answer_elsewhere": []}
-            for c in conversations:
-                first, second = c["turns"]
-                own = by_title[c["article"]]
-                ranking = own.retriever.rank(second["q"], [first["q"]])
-                if c["kind"] == "unanswerable":
-                    wrong["false_answer"].append(not _abstains(own, second["q"], ranking, calibration))
-                    continue
-                hits[c["kind"]].append(ranking.order[0] == _chunk(own, second["para"]))
-                if c["kind"] == "follow-up":
-                    elsewhere = by_title[titles[(titles.index(c["article"]) + 1) % len(titles)]]
-                    far = elsewhere.retriever.rank(second["q"], [first["q"]])
-                    wrong["false_abstain"].append(_abstains(own, second["q"], ranking, calibration))
-                    wrong["false_answer_elsewhere"].append(not _abstains(elsewhere, second["q"], far, calibration))
-            score = np.mean(hits["follow-up"]) + np.mean(hits["self-contained"] or [0])
-            report[f"follow_up_R@1_w{weight}"] = float(np.mean(hits["follow-up"]))
-            report[f"self_contained_R@1_w{weight}"] = float(np.mean(hits["self-contained"] or [0]))
-            for kind, v in wrong.items():
-                report[f"follow_up_{kind}_w{weight}"] = float(np.mean(v or [0]))
+            for case in cases:
+                if case["size"] == "full" and case["gold"] is not None:
+                    ranking = case["bot"].retriever.rank(case["q"], [case["first"]])
+                    hits[case["kind"]].append(ranking.order[0] == case["gold"])
+            for kind, v in hits.items():
+                report[f"{kind.replace('-', '_')}_R@1_w{weight}"] = float(np.mean(v))
+            score = np.mean(hits["follow-up"]) + np.mean(hits["self-contained"])
             if best is None or score > best[0]:
                 best = (score, weight)
+        follow_up = {"weight": best[1], "bias": 0.0}
+        retrieve.CALIBRATION["follow_up"] = follow_up
+        rows = []
+        for case in cases:
+            ranking = case["bot"].retriever.rank(case["q"], [case["first"]])
+            if case["kind"] != "self-contained" and ranking.follow_up:
+                rows.append((_margin(ranking, calibration | {"follow_up": follow_up}), case["gold"] is not None,
+                             case["article"], case["size"]))  # fmt: skip
     finally:
         retrieve.CALIBRATION = saved
-    return {"weight": best[1]}
+    margin, label, article = (np.array([r[k] for r in rows], dtype=float) for k in range(3))
+    size = np.array([r[3] for r in rows])
+    x = np.ones((len(rows), 1))
+    bias = fit_with_offset(x, label, margin)[0]
+    held_out = np.zeros(len(rows), dtype=bool)
+    for a in np.unique(article):
+        out = article == a
+        held_out[out] = margin[out] + fit_with_offset(x[~out], label[~out], margin[~out])[0] >= 0
+    for name, answers in (("before", margin >= 0), ("cv", held_out), ("fit", margin + bias >= 0)):
+        for part in ("small", "full"):
+            report[f"follow_up_false_abstain_{part}_{name}"] = float(np.mean(~answers[(size == part) & (label == 1)]))
+            report[f"follow_up_false_answer_{part}_{name}"] = float(np.mean(answers[(size == part) & (label == 0)]))
+    report["follow_up_cases"] = len(rows)
+    return follow_up | {"bias": round(float(bias), 4)}
 
 
-def _abstains(bot, question: str, ranking, calibration: dict) -> bool:
-    from assistant.answer import decide
+def _margin(ranking, calibration: dict) -> float:
+    """Log-odds of the answerability over those of the threshold: the assistant answers when positive."""
+    p = np.clip(answerability(ranking, calibration), 1e-12, 1 - 1e-12)
+    t = threshold(calibration["answerable"], len(ranking.order))
+    return float(np.log(p / (1 - p)) - np.log(t / (1 - t)))
 
-    return decide(question, ranking, bot.index.chunks, 1, calibration).abstained
+
+def fit_with_offset(x, y, offset, l2=0.01) -> np.ndarray:
+    """Logistic regression of y on x, added to a fixed logit (offset)."""
+
+    def loss(v):
+        p = 1 / (1 + np.exp(-(offset + x @ v)))
+        g = p - y
+        nll = -np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))
+        return nll + l2 * v @ v, x.T @ g / len(y) + 2 * l2 * v
+
+    return minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B").x
+
+
+def _conversation_cases(conversations, full, small):
+    """Each conversation on its article and on another article, whole and as the 8-paragraph cut that holds its
+    paragraphs: the follow-up, its first question, and the right passage (None: it should abstain)."""
+    articles, bots = full
+    pieces, cut_bots, source = small
+    titles = [a["title"] for a in articles]
+    for c in conversations:
+        first, second = c["turns"]
+        n = titles.index(c["article"])
+        paras = [t["para"] for t in c["turns"] if t["para"] is not None]
+        places = [(bots[n], 0, bots[(n + 1) % len(bots)], "full")]
+        for j, piece in enumerate(pieces):
+            start = piece["start"]
+            if source[j] == n and all(start <= p < start + SMALL for p in paras):
+                other = next(m % len(pieces) for m in range(j + 1, j + len(pieces)) if source[m % len(pieces)] != n)
+                places.append((cut_bots[j], start, cut_bots[other], "small"))
+        case = {"kind": c["kind"], "first": first["q"], "q": second["q"], "article": n}
+        for bot, start, other, size in places:
+            gold = None if c["kind"] == "unanswerable" else _chunk(bot, second["para"] - start)
+            yield case | {"bot": bot, "gold": gold, "size": size}
+            if c["kind"] == "follow-up":
+                yield case | {"bot": other, "gold": None, "size": size}
 
 
 def _chunk(bot, para: int) -> int:
