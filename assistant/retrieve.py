@@ -45,10 +45,11 @@ META_QUESTIONS = (
 """Questions about the article itself, answered from its metadata lines ("Source: Reuters")."""
 _ABOUT_ARTICLE = re.compile(
     r"\b(article|story|piece|sources?|author|wrote|written|writer|publication|publisher|outlet|agency|wire)\b"
-    r"|\bthis (newspaper|paper|report|news)\b",
+    r"|\bthis (newspaper|paper|report|news)\b|\b(reported|published) this\b",
     re.IGNORECASE,
 )
-"""A question about the article itself names it or its origin ("Which agency is this article from?")."""
+"""A question about the article itself names it or its origin ("Which agency is this article from?", "Who
+reported this?")."""
 
 _FOLLOW_UP = re.compile(
     r"\b(it|its|they|them|their|this|that|these|those|there|then|he|him|his|she|her|the same|such|else)\b",
