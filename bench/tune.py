@@ -174,10 +174,12 @@ def answerable_rows(rows, w):
     return np.array(x), np.array(y)
 
 
-def fit_logistic(x, y, l2=1e-3):
+def fit_logistic(x, y, offset=0.0, l2=1e-3):
+    """Logistic regression: a bias and weights on x (L2 on the weights), added to a fixed log-odds (offset)."""
+
     def loss(params):
         b, v = params[0], params[1:]
-        s = b + x @ v
+        s = offset + b + x @ v
         p = 1 / (1 + np.exp(-s))
         nll = -np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))
         g = p - y
@@ -343,14 +345,13 @@ def tune_follow_ups(full, small, calibration: dict, report: dict) -> dict:
                              case["article"], case["size"]))  # fmt: skip
     finally:
         retrieve.CALIBRATION = saved
-    margin, label, article = (np.array([r[k] for r in rows], dtype=float) for k in range(3))
-    size = np.array([r[3] for r in rows])
-    x = np.ones((len(rows), 1))
-    bias = fit_with_offset(x, label, margin)[0]
+    margin, label, article, size = (np.array(column) for column in zip(*rows, strict=True))
+    none = np.zeros((len(rows), 0))
+    bias = fit_logistic(none, label, margin)[0]
     held_out = np.zeros(len(rows), dtype=bool)
     for a in np.unique(article):
         out = article == a
-        held_out[out] = margin[out] + fit_with_offset(x[~out], label[~out], margin[~out])[0] >= 0
+        held_out[out] = margin[out] + fit_logistic(none[~out], label[~out], margin[~out])[0] >= 0
     for name, answers in (("before", margin >= 0), ("cv", held_out), ("fit", margin + bias >= 0)):
         for part in ("small", "full"):
             report[f"follow_up_false_abstain_{part}_{name}"] = float(np.mean(~answers[(size == part) & (label == 1)]))
@@ -364,18 +365,6 @@ def _margin(ranking, calibration: dict) -> float:
     p = np.clip(answerability(ranking, calibration), 1e-12, 1 - 1e-12)
     t = threshold(calibration["answerable"], len(ranking.order))
     return float(np.log(p / (1 - p)) - np.log(t / (1 - t)))
-
-
-def fit_with_offset(x, y, offset, l2=0.01) -> np.ndarray:
-    """Logistic regression of y on x, added to a fixed logit (offset)."""
-
-    def loss(v):
-        p = 1 / (1 + np.exp(-(offset + x @ v)))
-        g = p - y
-        nll = -np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))
-        return nll + l2 * v @ v, x.T @ g / len(y) + 2 * l2 * v
-
-    return minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B").x
 
 
 def _conversation_cases(conversations, full, small):
