@@ -74,7 +74,7 @@ def collect(articles: list[dict], folder: Path, source: list[int] | None = None)
     source = source or list(range(len(articles)))
     rows = []
     for n, (article, bot) in enumerate(zip(articles, bots, strict=True)):
-        other = next(bots[m % len(bots)] for m in range(n + 1, n + len(bots)) if source[m % len(bots)] != source[n])
+        other = bots[_another(n, source)]
         for q in article["questions"]:
             own, far = bot.retriever.rank(q["q"]), other.retriever.rank(q["q"])
             rows.append({
@@ -95,6 +95,12 @@ def collect(articles: list[dict], folder: Path, source: list[int] | None = None)
                 "meta_gated": bot.retriever.meta_similarity(q["q"], bot.retriever.query(q["q"]).vector),
             })  # fmt: skip
     return rows, bots, articles
+
+
+def _another(n: int, source) -> int:
+    """The next article (or cut) after n that comes from another source article: where a question of n, asked
+    elsewhere, should not be answered."""
+    return next(m % len(source) for m in range(n + 1, n + len(source)) if source[m % len(source)] != source[n])
 
 
 def fused(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -377,12 +383,11 @@ def _conversation_cases(conversations, full, small):
         first, second = c["turns"]
         n = titles.index(c["article"])
         paras = [t["para"] for t in c["turns"] if t["para"] is not None]
-        places = [(bots[n], 0, bots[(n + 1) % len(bots)], "full")]
+        places = [(bots[n], 0, bots[_another(n, range(len(bots)))], "full")]
         for j, piece in enumerate(pieces):
             start = piece["start"]
             if source[j] == n and all(start <= p < start + SMALL for p in paras):
-                other = next(m % len(pieces) for m in range(j + 1, j + len(pieces)) if source[m % len(pieces)] != n)
-                places.append((cut_bots[j], start, cut_bots[other], "small"))
+                places.append((cut_bots[j], start, cut_bots[_another(j, source)], "small"))
         case = {"kind": c["kind"], "first": first["q"], "q": second["q"], "article": n}
         for bot, start, other, size in places:
             gold = None if c["kind"] == "unanswerable" else _chunk(bot, second["para"] - start)

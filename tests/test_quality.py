@@ -57,7 +57,9 @@ def test_default_article_questions_people_ask(real_bot):
     assert right == on_topic  # every one: the margins to the second passage are 0.24 or more (docs/quality.md)
 
 
-FOLLOW_UPS = [json.loads(line) for line in (ROOT / "bench" / "data" / "default-article-followups.jsonl").open()]
+FOLLOW_UPS = [
+    json.loads(line) for line in (ROOT / "bench" / "data" / "default-article-followups.jsonl").read_text().splitlines()
+]
 
 
 @pytest.mark.parametrize("row", FOLLOW_UPS, ids=lambda row: f"{row['history'][0]} / {row['q']}")
