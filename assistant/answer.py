@@ -106,13 +106,10 @@ def decide(question: str, ranking, chunks, k: int, calibration: dict) -> Answer:
     order = ranking.metadata + ranking.order if about_article else ranking.order
     abstained = not about_article and answerable < threshold(calibration["answerable"], len(ranking.order))
     share = softmax(ranking.fused, ranking.content)
-    kinds = question_kinds(question)
     passages = []
     for i in order[:k]:
         chunk = chunks[i]
-        first = int(ranking.first_sentence[i])
-        best = first + best_sentence(ranking, first, len(chunk.sentences), kinds, calibration["sentence"])
-        start, end = chunk.sentences[best - first]
+        start, end = chunk.sentences[best_sentence(ranking, i, calibration["sentence"])]
         score = ranking.meta_similarity if chunk.metadata else float(share[i] * answerable)
         passages.append(Passage(chunk.paragraph, chunk.paragraphs, chunk.text, round(score, 4),
                                 Highlight(start, end, chunk.text[start:end])))  # fmt: skip
@@ -120,20 +117,55 @@ def decide(question: str, ranking, chunks, k: int, calibration: dict) -> Answer:
 
 
 def answerability(ranking, calibration: dict) -> float:
-    """Probability that the article answers at all: a logistic model on the best passage's signals, the share
-    of the question's words the article knows, and how well the article matches on average (a question that
-    matches every passage a little, matches none in particular). A follow-up, scored with the question before
-    it, matches that question's passage by borrowing its words: its log-odds get a bias of their own."""
+    """Probability that the article answers the question at all (see log_odds)."""
+    return float(1.0 / (1.0 + np.exp(-log_odds(ranking, calibration))))
+
+
+def log_odds(ranking, calibration: dict) -> float:
+    """Log-odds that the article answers: how well its best passage matches (content_log_odds), and for a
+    follow-up, what the conversation adds (follow_up_features)."""
+    logit = content_log_odds(ranking, calibration)
+    if ranking.previous is not None:
+        model = calibration["follow_up"]
+        x = follow_up_features(ranking, calibration)
+        logit += model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
+    return logit
+
+
+def content_log_odds(ranking, calibration: dict) -> float:
+    """A logistic model on the best passage's signals, the share of the question's words the article knows, and
+    how well the article matches on average (a question that matches every passage a little, matches none in
+    particular). Fitted on self-contained questions (bench/tune.py)."""
     model = calibration["answerable"]
     top = ranking.order[0]
     x = {f: float(v[top]) for f, v in ranking.passage.items()}
     x["coverage"] = ranking.coverage
     for f in ("dense_sentence", "late"):
         x[f"{f}_mean"] = float(ranking.passage[f][ranking.content].mean())
-    logit = model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
-    if ranking.follow_up:
-        logit += calibration["follow_up"]["bias"]
-    return float(1.0 / (1.0 + np.exp(-logit)))
+    return model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
+
+
+FOLLOW_UP_FEATURES = ("kind_missing", "previous", "same_passage")
+
+
+def follow_up_features(ranking, calibration: dict) -> dict[str, float]:
+    """What a follow-up's conversation says about its answer, beyond the words it borrows from the question before:
+
+    - kind_missing: it asks for a kind of answer (a time, a place, a number, a name) that the sentence it would
+      quote does not hold ("How many ships took part?" of a sentence without a number);
+    - previous: the log-odds that the article answered the question before (a follow-up on a question the
+      article does not answer is rarely answered either);
+    - same_passage: its best passage is the one the question before was answered from, where conversations
+      mostly stay.
+    """
+    top, previous = ranking.order[0], ranking.previous
+    asked = ranking.asks.any()
+    held = ranking.sentence_kinds[ranking.first_sentence[top] + best_sentence(ranking, top, calibration["sentence"])]
+    return {
+        "kind_missing": float(asked and not held @ ranking.asks > 0),
+        "previous": log_odds(previous, calibration),
+        "same_passage": float(top == previous.order[0]),
+    }
 
 
 def threshold(model: dict, passages: int) -> float:
@@ -144,15 +176,17 @@ def threshold(model: dict, passages: int) -> float:
     return float(np.interp(np.log(max(passages, 1)), [np.log(n0), np.log(n1)], [t0, t1]))
 
 
-def best_sentence(ranking, first: int, count: int, kinds: np.ndarray, model: dict) -> int:
-    """Index (within the passage) of the sentence that best answers: fused sentence signals plus answer type."""
+def best_sentence(ranking, passage: int, model: dict) -> int:
+    """Index (within the passage) of the sentence that best answers: fused sentence signals plus answer kind."""
+    first = int(ranking.first_sentence[passage])
+    count = ranking.sentence_counts[passage]
     if count == 1:
         return 0
     rows = slice(first, first + count)
     score = np.zeros(count)
     for f, w in model["weights"].items():
         if f == "answer_type":
-            score += w * (ranking.sentence_kinds[rows] @ kinds > 0)
+            score += w * (ranking.sentence_kinds[rows] @ ranking.asks > 0)
         else:
             score += w * _z(ranking.sentence[f][rows])
     return int(np.argmax(score))
@@ -164,20 +198,32 @@ def softmax(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-KINDS = ("number", "year", "name")
+KINDS = ("number", "time", "name", "place")
 """Kinds of answer a question can ask for; a sentence holding the asked kind is preferred."""
 
 _ASKS = {
-    "number": r"\bhow (many|much|long|far|old|large|big|tall|high)\b|\bwhat (percentage|number|amount)\b",
-    "year": r"\bwhen\b|\b(what|which) (year|date|day|month|century|decade)\b",
+    "number": r"\bhow (many|much|long|far|old|large|big|tall|high|often)\b|\bwhat (percentage|number|amount|share)\b",
+    "time": r"\bwhen\b|\b(what|which) (year|date|day|month|century|decade|time)\b",
     "name": r"\bwho\b|\bwhom\b|\bwhose\b|\b(what|which) (company|team|organization|country|city|person)\b",
+    "place": r"\bwhere\b|\b(what|which) (place|region|town|location)\b",
 }
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_NUMBERS = (
+    "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|"
+    "thousands?|millions?|billions?|dozens?"
+)
+_PREPOSITIONS = "in|at|near|off|across|into|from|to|around|throughout|outside|inside|within|between|along|towards?"
 _HOLDS = {
-    "number": r"\d",
-    "year": r"\b1\d{3}s?\b|\b20\d\ds?\b|\b(January|February|March|April|May|June|July|August|September|October|"
-    r"November|December)\b",
+    "number": rf"\d|\b(?i:{_NUMBERS})\b",
+    "time": rf"\b1\d{{3}}s?\b|\b20\d\ds?\b|\b({_MONTHS})\b|\b\d+(st|nd|rd|th) century\b"
+    r"|\b(?i:last|next|this|earlier this|later this|the following|the previous) "
+    r"(?i:year|month|week|decade|century|spring|summer|autumn|winter)\b"
+    r"|\b(?i:yesterday|today|tomorrow|recently|ago|in recent years)\b",
     "name": r"(?<=[a-z,;:] )[A-Z][a-z]+",
+    "place": rf"\b(?i:{_PREPOSITIONS}) (the )?[A-Z][a-z.]",
 }
+"""What a sentence holding each kind looks like: a time is a year, a month, a century or a date relative to the
+story ("last week"); a place follows a preposition and is capitalized ("in the South China Sea")."""
 _ASKS_RE = [re.compile(_ASKS[k], re.IGNORECASE) for k in KINDS]
 _HOLDS_RE = [re.compile(_HOLDS[k]) for k in KINDS]
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer import sentence_kinds
+from .answer import question_kinds, sentence_kinds
 
 CALIBRATION = json.loads(Path(__file__).with_name("calibration.json").read_text(encoding="utf-8"))
 PASSAGE_FEATURES = ("dense_sentence", "late", "late_sentence", "bm25", "bm25_sentence", "e5")
@@ -51,6 +51,9 @@ _ABOUT_ARTICLE = re.compile(
 """A question about the article itself names it or its origin ("Which agency is this article from?", "Who
 reported this?")."""
 
+FOLLOW_UP_DEPTH = 3
+"""How far back a chain of follow-ups reaches: each earlier question weighs follow_up.weight (0.25) times less than
+the one after it, so the fourth one back would weigh under 2%."""
 _FOLLOW_UP = re.compile(
     r"\b(it|its|they|them|their|this|that|these|those|there|then|he|him|his|she|her|the same|such|else)\b",
     re.IGNORECASE,
@@ -66,6 +69,10 @@ class Query:
     tokens: np.ndarray
     weights: np.ndarray
     terms: tuple[tuple[tuple[str, ...], float], ...]
+    content: tuple[tuple[tuple[str, ...], float], ...]
+    """The terms that say what the question is about (without question words, pronouns, ...), weighted as `terms`."""
+    asks: np.ndarray
+    """The kinds of answer the question asks for (answer.KINDS)."""
     e5: np.ndarray | None = None
 
     def plus(self, earlier: Query, weight: float) -> Query:
@@ -75,6 +82,8 @@ class Query:
             np.concatenate([self.tokens, earlier.tokens]),
             np.concatenate([self.weights, weight * earlier.weights]),
             self.terms + tuple((t, w * weight) for t, w in earlier.terms),
+            self.content + tuple((t, w * weight) for t, w in earlier.content),
+            self.asks,
             None if self.e5 is None else _mix(self.e5, earlier.e5, weight),
         )
 
@@ -88,18 +97,28 @@ def _mix(vector: np.ndarray, earlier: np.ndarray, weight: float) -> np.ndarray:
 class Ranking:
     """One question's signals over every passage and sentence, the fused scores, and the passage order."""
 
+    query: Query
     passage: dict[str, np.ndarray]
     sentence: dict[str, np.ndarray]
     fused: np.ndarray
     order: list[int]
     content: np.ndarray
     first_sentence: np.ndarray
+    sentence_counts: np.ndarray
     sentence_kinds: np.ndarray
     coverage: float
     metadata: list[int]
     meta_similarity: float
-    follow_up: bool = False
-    """Scored with an earlier question mixed in."""
+    previous: Ranking | None = None
+    """For a follow-up, scored with the question before it mixed in: the ranking that question got."""
+
+    @property
+    def follow_up(self) -> bool:
+        return self.previous is not None
+
+    @property
+    def asks(self) -> np.ndarray:
+        return self.query.asks
 
 
 class Retriever:
@@ -133,13 +152,16 @@ class Retriever:
         self.query = lru_cache(maxsize=256)(self._query)
 
     def rank(self, question: str, history: list[str] = ()) -> Ranking:
-        """Score every passage for the question, using the latest earlier question if this one leans on it."""
+        """Score every passage for the question; a follow-up ("Where did they take place?") is scored with the
+        question before it mixed in, as that question was itself scored (up to FOLLOW_UP_DEPTH back)."""
         query = self.query(question)
         meta = self.meta_similarity(question, query.vector) if self.metadata else 0.0
-        if history and self.is_follow_up(question):
-            query = query.plus(self.query(history[-1]), CALIBRATION["follow_up"]["weight"])
-            return replace(self.score(query, meta), follow_up=True)
-        return self.score(query, meta)
+        history = list(history)[-FOLLOW_UP_DEPTH:]
+        if not (history and self.is_follow_up(question)):
+            return self.score(query, meta)
+        previous = self.rank(history[-1], history[:-1])
+        mixed = query.plus(previous.query, CALIBRATION["follow_up"]["weight"])
+        return replace(self.score(mixed, meta), previous=previous)
 
     def score(self, query: Query, meta_similarity: float = 0.0) -> Ranking:
         """Every signal for every (candidate) passage, fused; metadata lines lead only for questions about the
@@ -188,11 +210,12 @@ class Retriever:
         weights = CALIBRATION["passage"]["weights" if "e5" in passage else "weights_without_e5"]
         fused = sum(weights[f] * standardize(passage[f], scored) for f in passage)
         order = [int(i) for i in np.argsort(-fused, kind="stable") if self.content[i]]
-        own = query.terms[0][0] if query.terms else ()
-        coverage = float(np.mean([t in self.passage_lexical.vocab for t in own])) if own else 0.0
+        vocab = self.passage_lexical.vocab
+        words = sum(w * len(terms) for terms, w in query.content)
+        coverage = sum(w * sum(t in vocab for t in terms) for terms, w in query.content) / words if words else 0.0
         return Ranking(
-            passage, sentence, fused, order, self.content, self.first_sentence, self.sentence_kinds, coverage,
-            self.metadata, meta_similarity,
+            query, passage, sentence, fused, order, self.content, self.first_sentence, self.counts, self.sentence_kinds,
+            coverage, self.metadata, meta_similarity,
         )  # fmt: skip
 
     def _candidates(self, query: Query, bm25: np.ndarray) -> np.ndarray:
@@ -229,7 +252,9 @@ class Retriever:
         df = np.array([self.df.get(int(i), 0) for i in ids[keep]], dtype=np.float32)
         weights = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
         e5 = self.embedder.e5.query(text) if self.e5_vectors is not None else None
-        return Query(encoded.vectors[0], tokens[keep], weights, ((tuple(self.passage_lexical.terms(text)), 1.0),), e5)
+        terms = ((tuple(self.passage_lexical.terms(text)), 1.0),)
+        content = ((tuple(self.passage_lexical.content_terms(text)), 1.0),)
+        return Query(encoded.vectors[0], tokens[keep], weights, terms, content, question_kinds(text), e5)
 
 
 def _spread(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:

@@ -24,7 +24,7 @@ from scipy.optimize import minimize
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.answer import answerability, question_kinds, threshold  # noqa: E402
+from assistant.answer import FOLLOW_UP_FEATURES, content_log_odds, follow_up_features, threshold  # noqa: E402
 from assistant.embed import load_embedder  # noqa: E402
 from assistant.evaluate import load_squad, open_articles  # noqa: E402
 from assistant.retrieve import PASSAGE_FEATURES, standardize  # noqa: E402
@@ -81,7 +81,7 @@ def collect(articles: list[dict], folder: Path, source: list[int] | None = None)
                 "article": n,
                 "passage": np.stack([own.passage[f] for f in PASSAGE_FEATURES], axis=1),
                 "sentence": np.stack([own.sentence[f] for f in SENTENCE_FEATURES], axis=1),
-                "kinds": own.sentence_kinds @ question_kinds(q["q"]) > 0,
+                "kinds": own.sentence_kinds @ own.asks > 0,
                 "first": own.first_sentence,
                 "counts": np.diff(np.append(own.first_sentence, len(own.sentence["dense"]))),
                 "sentences": [c.text[a:b] for c in bot.index.chunks for a, b in c.sentences],
@@ -166,6 +166,20 @@ def fit_sentences(rows, w, l2=0.01) -> np.ndarray:
     return minimize(loss, np.ones(len(SENTENCE_FEATURES) + 1), jac=True, method="L-BFGS-B").x
 
 
+def sentence_accuracy(rows, v) -> float:
+    """Share of questions whose gold passage holds an answer, where the chosen sentence of that passage holds one."""
+    hits = []
+    for r in rows:
+        first, count = r["first"][r["gold"]], r["counts"][r["gold"]]
+        texts = r["sentences"][first : first + count]
+        good = np.array([any(a in t for a in r["answers"]) for t in texts])
+        if good.any():
+            x = r["sentence"][first : first + count]
+            x = np.stack([_z(x[:, j]) for j in range(x.shape[1])] + [r["kinds"][first : first + count]], 1)
+            hits.append(good[int(np.argmax(x @ v))] if count > 1 else True)
+    return float(np.mean(hits))
+
+
 def answerable_rows(rows, w):
     """Absolute signals of the top passage: on the question's own article (1) and on another (0)."""
     x, y = [], []
@@ -236,6 +250,7 @@ def main() -> None:
 
         # 2. Sentence choice inside a passage.
         v = fit_sentences(rows, w)
+        report["sentence_accuracy_fit"] = sentence_accuracy(rows, v)
 
         # 3. Abstention: one logistic model on whole articles and on news-sized cuts. The threshold keeps
         # cross-article false answers at FALSE_ANSWER_TARGET for each size: the best of more passages matches
@@ -316,15 +331,15 @@ def tune_follow_ups(full, small, calibration: dict, report: dict) -> dict:
     """Follow-ups, fitted on the dev conversations (FOLLOW_UPS):
 
     1. the weight of the previous question: the best R@1 on follow-ups plus self-contained questions;
-    2. their abstention: a bias added to the answerability model's log-odds (a logistic regression whose offset
-       is the fitted model's margin over its threshold). Cases are each follow-up asked of its article
-       (answerable or not) and of another article, whole and as the 8-paragraph cut that holds its paragraphs.
-       Reported before and after, and leave-one-article-out.
+    2. their abstention: a logistic regression on answer.follow_up_features whose offset is the self-contained
+       model's margin over its threshold. Cases are each follow-up asked of its article (answerable or not) and
+       of another article, whole and as the 8-paragraph cut that holds its paragraphs. Reported before (no
+       follow-up model), fitted, and leave-one-article-out.
     """
     from assistant import retrieve
 
     conversations = [json.loads(line) for path in FOLLOW_UPS for line in path.read_text().splitlines() if line.strip()]
-    cases = list(_conversation_cases(conversations, full, small))
+    cases = list(conversation_cases(conversations, full, small))
     saved = retrieve.CALIBRATION
     retrieve.CALIBRATION = dict(calibration)
     try:
@@ -341,39 +356,42 @@ def tune_follow_ups(full, small, calibration: dict, report: dict) -> dict:
             score = np.mean(hits["follow-up"]) + np.mean(hits["self-contained"])
             if best is None or score > best[0]:
                 best = (score, weight)
-        follow_up = {"weight": best[1], "bias": 0.0}
-        retrieve.CALIBRATION["follow_up"] = follow_up
+        retrieve.CALIBRATION["follow_up"] = {"weight": best[1]}
         rows = []
         for case in cases:
             ranking = case["bot"].retriever.rank(case["q"], [case["first"]])
             if case["kind"] != "self-contained" and ranking.follow_up:
-                rows.append((_margin(ranking, calibration | {"follow_up": follow_up}), case["gold"] is not None,
-                             case["article"], case["size"]))  # fmt: skip
+                x = [follow_up_features(ranking, calibration)[f] for f in FOLLOW_UP_FEATURES]
+                rows.append((x, _margin(ranking, calibration), case["gold"] is not None, case["article"], case["size"]))
     finally:
         retrieve.CALIBRATION = saved
-    margin, label, article, size = (np.array(column) for column in zip(*rows, strict=True))
-    none = np.zeros((len(rows), 0))
-    bias = fit_logistic(none, label, margin)[0]
+    x, margin, label, article, size = (np.array(column) for column in zip(*rows, strict=True))
+    bias, weights = fit_logistic(x, label, margin)
     held_out = np.zeros(len(rows), dtype=bool)
     for a in np.unique(article):
         out = article == a
-        held_out[out] = margin[out] + fit_logistic(none[~out], label[~out], margin[~out])[0] >= 0
-    for name, answers in (("before", margin >= 0), ("cv", held_out), ("fit", margin + bias >= 0)):
+        b, w = fit_logistic(x[~out], label[~out], margin[~out])
+        held_out[out] = margin[out] + b + x[out] @ w >= 0
+    for name, answers in (("before", margin >= 0), ("cv", held_out), ("fit", margin + bias + x @ weights >= 0)):
         for part in ("small", "full"):
             report[f"follow_up_false_abstain_{part}_{name}"] = float(np.mean(~answers[(size == part) & (label == 1)]))
             report[f"follow_up_false_answer_{part}_{name}"] = float(np.mean(answers[(size == part) & (label == 0)]))
     report["follow_up_cases"] = len(rows)
-    return follow_up | {"bias": round(float(bias), 4)}
+    return {
+        "weight": best[1],
+        "bias": round(float(bias), 4),
+        "weights": dict(zip(FOLLOW_UP_FEATURES, np.round(weights, 4).tolist(), strict=True)),
+    }
 
 
 def _margin(ranking, calibration: dict) -> float:
-    """Log-odds of the answerability over those of the threshold: the assistant answers when positive."""
-    p = np.clip(answerability(ranking, calibration), 1e-12, 1 - 1e-12)
+    """The self-contained model's log-odds over those of the threshold: without the follow-up model, the assistant
+    answers when positive."""
     t = threshold(calibration["answerable"], len(ranking.order))
-    return float(np.log(p / (1 - p)) - np.log(t / (1 - t)))
+    return float(content_log_odds(ranking, calibration) - np.log(t / (1 - t)))
 
 
-def _conversation_cases(conversations, full, small):
+def conversation_cases(conversations, full, small):
     """Each conversation on its article and on another article, whole and as the 8-paragraph cut that holds its
     paragraphs: the follow-up, its first question, and the right passage (None: it should abstain)."""
     articles, bots = full

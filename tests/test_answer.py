@@ -1,35 +1,103 @@
-"""Answerability (answer.py): follow-ups carry a bias of their own, fitted on the dev conversations."""
+"""Answerability and answer kinds (answer.py): what a follow-up's conversation adds, and what a sentence holds."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from assistant.answer import answerability
-from assistant.retrieve import CALIBRATION
+from assistant.answer import (
+    FOLLOW_UP_FEATURES,
+    KINDS,
+    answerability,
+    content_log_odds,
+    follow_up_features,
+    log_odds,
+    question_kinds,
+    sentence_kinds,
+)
+from assistant.retrieve import CALIBRATION, FOLLOW_UP_DEPTH
+
+EXERCISES = "Which countries joined Japan's naval exercises?"
 
 
-def log_odds(p: float) -> float:
-    return float(np.log(p / (1 - p)))
+def kinds(row: np.ndarray) -> set[str]:
+    return {k for k, v in zip(KINDS, row, strict=True) if v}
 
 
-def test_a_follow_up_needs_more_evidence_by_its_fitted_bias(real_bot):
-    ranking = real_bot.retriever.rank("Which countries joined Japan's naval exercises?")
-    assert not ranking.follow_up
-    as_follow_up = replace(ranking, follow_up=True)
-    bias = CALIBRATION["follow_up"]["bias"]
-    assert bias < 0
-    drop = log_odds(answerability(as_follow_up, CALIBRATION)) - log_odds(answerability(ranking, CALIBRATION))
-    assert drop == pytest.approx(bias, abs=1e-6)
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [("Where did they take place?", {"place"}), ("When was that treaty signed?", {"time"}),
+     ("By when?", {"time"}), ("How many ships took part?", {"number"}), ("With whom?", {"name"}),
+     ("What did they eat there?", set())],
+)  # fmt: skip
+def test_questions_ask_for_kinds_of_answer(question, asked):
+    assert kinds(question_kinds(question)) == asked
+
+
+@pytest.mark.parametrize(
+    ("sentence", "held"),
+    [("Last week, Japan conducted joint naval exercises with the U.S., Canada and the Philippines in the South "
+      "China Sea.", {"time", "name", "place"}),
+     ("Last year saw Tokyo sign a treaty to establish a programme.", {"time", "name"}),
+     ("The bloc hopes to reach a ministerial agreement by the end of 2024.", {"time", "number"}),
+     ("About three thousand people were there.", {"number"}),
+     ("it rained.", set())],
+)  # fmt: skip
+def test_sentences_hold_kinds_of_answer(sentence, held):
+    assert kinds(sentence_kinds([sentence])[0]) == held
+
+
+def test_a_follow_up_is_scored_with_the_ranking_of_the_question_before(real_bot):
+    ranking = real_bot.retriever.rank("Where did they take place?", [EXERCISES])
+    assert ranking.follow_up and not ranking.previous.follow_up
+    assert ranking.previous.order == real_bot.retriever.rank(EXERCISES).order
+    x = follow_up_features(ranking, CALIBRATION)
+    assert set(x) == set(FOLLOW_UP_FEATURES)
+    assert x["same_passage"] == 1.0  # both lead with the exercises paragraph
+    assert x["kind_missing"] == 0.0  # "in the South China Sea" is a place
+    assert x["previous"] == pytest.approx(log_odds(ranking.previous, CALIBRATION))
+
+
+def test_a_follow_up_asking_for_what_the_sentence_lacks_is_flagged(real_bot):
+    ranking = real_bot.retriever.rank("How many ships did they send?", [EXERCISES])
+    assert follow_up_features(ranking, CALIBRATION)["kind_missing"] == 1.0
+
+
+def test_the_follow_up_model_adds_to_the_content_model(real_bot):
+    ranking = real_bot.retriever.rank("Where did they take place?", [EXERCISES])
+    model = CALIBRATION["follow_up"]
+    x = follow_up_features(ranking, CALIBRATION)
+    shift = model["bias"] + sum(model["weights"][f] * x[f] for f in FOLLOW_UP_FEATURES)
+    assert log_odds(ranking, CALIBRATION) == pytest.approx(content_log_odds(ranking, CALIBRATION) + shift)
+    alone = real_bot.retriever.rank("Where did they take place?")
+    assert log_odds(alone, CALIBRATION) == pytest.approx(content_log_odds(alone, CALIBRATION))
+
+
+def test_a_follow_up_on_a_question_the_article_answers_is_likelier_answered(real_bot):
+    covered = real_bot.retriever.rank("When did they happen?", [EXERCISES])
+    uncovered = real_bot.retriever.rank("When did they happen?", ["Which countries joined the Olympic boycott?"])
+    assert answerability(covered, CALIBRATION) > answerability(uncovered, CALIBRATION)
+
+
+def test_a_chain_of_follow_ups_reaches_back_a_bounded_way(real_bot):
+    history = [EXERCISES] + ["Where did they take place?", "When did they happen?", "Who was there?"] * 4
+    ranking, depth = real_bot.retriever.rank("Why did they do it?", history), 0
+    while ranking.previous is not None:
+        ranking, depth = ranking.previous, depth + 1
+    assert depth == FOLLOW_UP_DEPTH
+
+
+def test_a_chain_keeps_the_topic_of_its_first_question(real_bot):
+    ranking = real_bot.retriever.rank("When did they happen?", [EXERCISES, "Where did they take place?"])
+    assert real_bot.index.chunks[ranking.order[0]].paragraph == 8
+    assert ranking.previous.previous is not None
 
 
 @pytest.mark.parametrize(
     ("question", "history", "follow_up"),
-    [("Where did they take place?", ["Which countries joined Japan's naval exercises?"], True),
+    [("Where did they take place?", [EXERCISES], True),
      ("Where did they take place?", [], False),
-     ("What did the EU official say?", ["Which countries joined Japan's naval exercises?"], False)],
+     ("What did the EU official say?", [EXERCISES], False)],
 )  # fmt: skip
 def test_rankings_say_whether_they_leaned_on_the_history(real_bot, question, history, follow_up):
     assert real_bot.retriever.rank(question, history).follow_up is follow_up

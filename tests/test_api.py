@@ -89,7 +89,9 @@ def test_to_dict_is_the_shared_contract(real_bot):
 
 def test_follow_up_uses_the_previous_question(real_bot):
     for first in ("Which countries joined Japan's naval exercises?", "what exercises did Japan join"):
-        assert real_bot.ask("Where did they take place?", history=[first]).passages[0].paragraph == 8, first
+        answer = real_bot.ask("Where did they take place?", history=[first])
+        assert answer.passages[0].paragraph == 8 and not answer.abstained, first
+        assert "in the South China Sea" in answer.passages[0].highlight.text
     treaty = real_bot.ask("When was that treaty signed?", history=["Who is Japan developing a fighter jet with?"])
     assert treaty.passages[0].paragraph == 5 and not treaty.abstained
 

@@ -51,7 +51,9 @@ def test_ask_with_index_folder_and_history(article_copy):
     folder = article_copy.with_name("article.index")
     done = run("ask", "Where did they take place?", "--index", str(folder), "--json",
                "--history", "Which countries joined Japan's naval exercises?")  # fmt: skip
-    assert json.loads(done.stdout)["passages"][0]["paragraph"] == 8
+    answer = json.loads(done.stdout)
+    assert answer["passages"][0]["paragraph"] == 8 and not answer["abstained"]
+    assert "South China Sea" in answer["answer"].splitlines()[0]
 
 
 def test_answering_from_a_built_index_never_imports_torch(article_copy):

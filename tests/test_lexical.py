@@ -2,6 +2,7 @@
 
 import bm25s
 import numpy as np
+import pytest
 
 from assistant.lexical import Lexical
 
@@ -47,3 +48,13 @@ def test_save_and_load_round_trip(tmp_path):
 
 def test_empty_corpus_scores_zero():
     assert Lexical.build(["", "the a"]).scores(["japan"]).tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("question", "content"),
+    [("Where did they take place?", []), ("When did it happen?", []), ("By when?", []),
+     ("What did they eat there?", ["eat"]), ("How many ships took part?", ["ship"]),
+     ("Which countries joined Japan's naval exercises?", ["countri", "join", "japan", "naval", "exercis"])],
+)  # fmt: skip
+def test_content_terms_leave_out_question_words_pronouns_and_event_verbs(question, content):
+    assert Lexical.build(["x"]).content_terms(question) == content

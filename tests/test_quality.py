@@ -42,30 +42,31 @@ def test_squad_dev_paragraph_recall_and_abstention(squad):
     assert answered_other / total <= 0.10
 
 
-def test_default_article_questions_people_ask(real_bot):
-    """Paraphrased questions (bench/data/default-article.jsonl) put the right paragraph first; off-topic ones abstain."""
-    right, off_topic_answered, on_topic = 0, [], 0
-    for row in QUESTIONS:
-        answer = real_bot.ask(row["q"])
-        if row.get("abstain"):
-            if not answer.abstained:
-                off_topic_answered.append(row["q"])
-        else:
-            on_topic += 1
-            right += not answer.abstained and answer.passages[0].paragraph == row["paragraph"]
-    assert off_topic_answered == []
-    assert right == on_topic  # every one: the margins to the second passage are 0.24 or more (docs/quality.md)
+@pytest.mark.parametrize("row", QUESTIONS, ids=lambda row: row["q"])
+def test_default_article_questions_people_ask(real_bot, row, request):
+    """Paraphrased questions (bench/data/default-article.jsonl) put the right paragraph first; off-topic ones abstain.
+    Known misses say why in the file; they are strict xfails, so a fix shows."""
+    if row.get("miss"):
+        request.applymarker(pytest.mark.xfail(reason=row["miss"], strict=True))
+    answer = real_bot.ask(row["q"])
+    if row.get("abstain"):
+        assert answer.abstained
+    else:
+        assert not answer.abstained and answer.passages[0].paragraph == row["paragraph"]
 
 
 FOLLOW_UPS = [
-    json.loads(line) for line in (ROOT / "bench" / "data" / "default-article-followups.jsonl").read_text().splitlines()
+    json.loads(line)
+    for name in ("default-article-followups.jsonl", "default-article-followups-held-out.jsonl")
+    for line in (ROOT / "bench" / "data" / name).read_text().splitlines()
 ]
 
 
 @pytest.mark.parametrize("row", FOLLOW_UPS, ids=lambda row: f"{row['history'][0]} / {row['q']}")
 def test_default_article_follow_ups(real_bot, row, request):
-    """Follow-ups (bench/data/default-article-followups.jsonl) are answered from the right paragraph, or abstain
-    where the article does not say. Known misses say why in the file; they are strict xfails, so a fix shows."""
+    """Follow-ups (bench/data/default-article-followups*.jsonl; the held-out file was never used to fit) are
+    answered from the right paragraph, or abstain where the article does not say. Known misses say why in the
+    file; they are strict xfails, so a fix shows."""
     if row.get("miss"):
         request.applymarker(pytest.mark.xfail(reason=row["miss"], strict=True))
     answer = real_bot.ask(row["q"], history=row["history"])

@@ -125,6 +125,7 @@ def test_follow_up_questions(page):
     assert page.latest().locator("mark.qa-hl").first.text_content() == EXERCISES
     reply = page.ask("Where did they take place?")
     assert "¶8 · also ¶14" in reply and EXERCISES in reply
+    assert page.latest().locator(".qa-direct").text_content().startswith(EXERCISES)  # an answer, not a closest passage
 
     page.ask("Who is Japan developing a fighter jet with?")
     reply = page.ask("When was that treaty signed?")
