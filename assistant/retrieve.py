@@ -110,7 +110,8 @@ class Ranking:
     metadata: list[int]
     meta_similarity: float
     previous: Ranking | None = None
-    """For a follow-up, scored with the question before it mixed in: the ranking that question got."""
+    """For a follow-up, the ranking of the earlier question it leans on (the one before it, or that one's topic),
+    whose query was mixed into its own."""
 
     @property
     def follow_up(self) -> bool:
@@ -119,6 +120,14 @@ class Ranking:
     @property
     def asks(self) -> np.ndarray:
         return self.query.asks
+
+    @property
+    def topic(self) -> Ranking:
+        """What a follow-up after this question leans on: this ranking, or for a follow-up with no content words of
+        its own ("Where did they take place?"), what that leaned on, so that a chain of them keeps its topic."""
+        if self.previous is not None and not self.query.content[0][0]:
+            return self.previous.topic
+        return self
 
 
 class Retriever:
@@ -153,13 +162,13 @@ class Retriever:
 
     def rank(self, question: str, history: list[str] = ()) -> Ranking:
         """Score every passage for the question; a follow-up ("Where did they take place?") is scored with the
-        question before it mixed in, as that question was itself scored (up to FOLLOW_UP_DEPTH back)."""
+        question before it mixed in (its topic), as that question was itself scored (up to FOLLOW_UP_DEPTH back)."""
         query = self.query(question)
         meta = self.meta_similarity(question, query.vector) if self.metadata else 0.0
         history = list(history)[-FOLLOW_UP_DEPTH:]
         if not (history and self.is_follow_up(question)):
             return self.score(query, meta)
-        previous = self.rank(history[-1], history[:-1])
+        previous = self.rank(history[-1], history[:-1]).topic
         mixed = query.plus(previous.query, CALIBRATION["follow_up"]["weight"])
         return replace(self.score(mixed, meta), previous=previous)
 
@@ -228,8 +237,14 @@ class Retriever:
         return chosen
 
     def is_follow_up(self, question: str) -> bool:
-        """Does the question lean on the conversation: a pronoun or "there", or one word only?"""
-        return bool(_FOLLOW_UP.search(question)) or len(self.passage_lexical.terms(question)) <= 1
+        """Does the question lean on the conversation: a pronoun or "there", one word only, or no content words
+        ("Who took part?")?"""
+        lexical = self.passage_lexical
+        return (
+            bool(_FOLLOW_UP.search(question))
+            or len(lexical.terms(question)) <= 1
+            or not lexical.content_terms(question)
+        )
 
     def meta_similarity(self, question: str, vector: np.ndarray) -> float:
         """How much the question resembles one about the article itself; 0 if it names neither the article

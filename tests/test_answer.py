@@ -80,24 +80,35 @@ def test_a_follow_up_on_a_question_the_article_answers_is_likelier_answered(real
 
 
 def test_a_chain_of_follow_ups_reaches_back_a_bounded_way(real_bot):
-    history = [EXERCISES] + ["Where did they take place?", "When did they happen?", "Who was there?"] * 4
-    ranking, depth = real_bot.retriever.rank("Why did they do it?", history), 0
+    history = [EXERCISES] + ["What did their navies practise?", "Which of their ships sailed?"] * 5
+    ranking, depth = real_bot.retriever.rank("Why did they go?", history), 0
     while ranking.previous is not None:
         ranking, depth = ranking.previous, depth + 1
     assert depth == FOLLOW_UP_DEPTH
 
 
-def test_a_chain_keeps_the_topic_of_its_first_question(real_bot):
-    ranking = real_bot.retriever.rank("When did they happen?", [EXERCISES, "Where did they take place?"])
-    assert real_bot.index.chunks[ranking.order[0]].paragraph == 8
-    assert ranking.previous.previous is not None
+def test_a_chain_of_follow_ups_without_words_of_their_own_keeps_its_topic(real_bot):
+    chain = [EXERCISES, "Where did they take place?"]
+    ranking = real_bot.retriever.rank("When did they happen?", chain)
+    assert ranking.previous.query is real_bot.retriever.query(EXERCISES)  # it leans on the exercises question
+    answer = real_bot.ask("When did they happen?", history=chain)
+    assert not answer.abstained and answer.passages[0].paragraph == 8
+    assert answer.passages[0].highlight.text.startswith("Last week")
+
+
+def test_a_follow_up_with_words_of_its_own_is_what_the_next_one_leans_on(real_bot):
+    chain = ["Who is Japan developing a fighter jet with?", "When was that treaty signed?"]
+    ranking = real_bot.retriever.rank("When was it signed?", chain)
+    assert ranking.previous.previous is not None  # "that treaty", itself scored after the fighter jet
+    assert real_bot.index.chunks[ranking.order[0]].paragraph == 5
 
 
 @pytest.mark.parametrize(
     ("question", "history", "follow_up"),
     [("Where did they take place?", [EXERCISES], True),
      ("Where did they take place?", [], False),
-     ("What did the EU official say?", [EXERCISES], False)],
+     ("What did the EU official say?", [EXERCISES], False),
+     ("Who took part?", [EXERCISES], True)],
 )  # fmt: skip
 def test_rankings_say_whether_they_leaned_on_the_history(real_bot, question, history, follow_up):
     assert real_bot.retriever.rank(question, history).follow_up is follow_up
