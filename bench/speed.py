@@ -32,6 +32,11 @@ ARTICLE = ROOT / "index" / "article.txt"
 QUESTIONS = [
     json.loads(line)["q"] for line in (ROOT / "bench" / "data" / "default-article.jsonl").read_text().splitlines()
 ]
+FOLLOW_UPS = [
+    (row["q"], row["history"])
+    for name in ("default-article-followups.jsonl", "default-article-followups-held-out.jsonl")
+    for row in map(json.loads, (ROOT / "bench" / "data" / name).read_text().splitlines())
+]
 SQUAD_TEST = ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "test.jsonl"
 
 
@@ -87,6 +92,26 @@ def warm(rounds: int = 20) -> None:
     print(row("ask() vs. the ONNX encode([q]) alone", asks, onnx))
     print(row("ask() without e5 (long articles) vs. the ONNX encode([q]) it runs", asks_minilm, onnx))
     print(row("SentenceTransformer.encode([q]) (torch)", encodes))
+
+    fresh, chat, alone = [], [], []
+    for _ in range(rounds):
+        for q, history in FOLLOW_UPS:
+            bot.retriever.query.cache_clear()
+            t = time.perf_counter()
+            bot.ask(q, history=history)  # an API client sending its history: both questions are new here
+            fresh.append(time.perf_counter() - t)
+            bot.retriever.query.cache_clear()
+            bot.ask(history[-1])
+            t = time.perf_counter()
+            bot.ask(q, history=history)  # the chat page: the question before was just asked
+            chat.append(time.perf_counter() - t)
+            bot.retriever.query.cache_clear()
+            t = time.perf_counter()
+            bot.ask(q)
+            alone.append(time.perf_counter() - t)
+    header(f"Follow-ups: default article, {len(fresh)} asks ({len(FOLLOW_UPS)} conversations x {rounds})")
+    print(row("follow-up, question before not seen yet, vs. the same question without history", fresh, alone))
+    print(row("follow-up in a chat (question before just asked) vs. the same without history", chat, alone))
 
 
 def cold(runs: int = 5) -> None:
