@@ -152,7 +152,7 @@ def follow_up_features(ranking, calibration: dict) -> dict[str, float]:
     """What a follow-up's conversation says about its answer, beyond the words it borrows from the question before:
 
     - kind_missing: it asks for a kind of answer (a time, a place, a number, a name) that the sentence it would
-      quote does not hold ("How many ships took part?" of a sentence without a number);
+      quote does not hold ("How many ships did they send?" of a sentence without a number);
     - previous: the log-odds that the article answered the question before (a follow-up on a question the
       article does not answer is rarely answered either);
     - same_passage: its best passage is the one the question before was answered from, where conversations
