@@ -166,7 +166,7 @@ class Retriever:
         query = self.query(question)
         meta = self.meta_similarity(question, query.vector) if self.metadata else 0.0
         history = list(history)[-FOLLOW_UP_DEPTH:]
-        if not (history and self.is_follow_up(question)):
+        if not (history and self.is_follow_up(question, query)):
             return self.score(query, meta)
         previous = self.rank(history[-1], history[:-1]).topic
         mixed = query.plus(previous.query, CALIBRATION["follow_up"]["weight"])
@@ -236,15 +236,11 @@ class Retriever:
         chosen[np.argpartition(-bm25, k - 1)[:k]] = True
         return chosen
 
-    def is_follow_up(self, question: str) -> bool:
-        """Does the question lean on the conversation: a pronoun or "there", one word only, or no content words
-        ("Who took part?")?"""
-        lexical = self.passage_lexical
-        return (
-            bool(_FOLLOW_UP.search(question))
-            or len(lexical.terms(question)) <= 1
-            or not lexical.content_terms(question)
-        )
+    def is_follow_up(self, question: str, query: Query) -> bool:
+        """Does the question (embedded as query) lean on the conversation: a pronoun or "there", one word only, or
+        no content words ("Who took part?")?"""
+        (terms, _), (content, _) = query.terms[0], query.content[0]
+        return bool(_FOLLOW_UP.search(question)) or len(terms) <= 1 or not content
 
     def meta_similarity(self, question: str, vector: np.ndarray) -> float:
         """How much the question resembles one about the article itself; 0 if it names neither the article

@@ -83,7 +83,7 @@ def collect(articles: list[dict], folder: Path, source: list[int] | None = None)
                 "sentence": np.stack([own.sentence[f] for f in SENTENCE_FEATURES], axis=1),
                 "kinds": own.sentence_kinds @ own.asks > 0,
                 "first": own.first_sentence,
-                "counts": np.diff(np.append(own.first_sentence, len(own.sentence["dense"]))),
+                "counts": own.sentence_counts,
                 "sentences": [c.text[a:b] for c in bot.index.chunks for a, b in c.sentences],
                 "gold": q["para"],
                 "answers": q["answers"],
@@ -137,20 +137,20 @@ def recall(rows, w) -> tuple[float, float]:
     return float(np.mean(ranks == 0)), float(np.mean(1 / (ranks + 1)))
 
 
+def gold_sentences(r) -> tuple[np.ndarray, np.ndarray]:
+    """The gold passage's sentences: their features as answer.best_sentence weighs them (standardized signals, then
+    whether each holds the kind of answer asked), and which of them hold a gold answer."""
+    first, count = r["first"][r["gold"]], r["counts"][r["gold"]]
+    texts = r["sentences"][first : first + count]
+    good = np.array([any(a in t for a in r["answers"]) for t in texts])
+    x = r["sentence"][first : first + count]
+    x = np.stack([_z(x[:, j]) for j in range(x.shape[1])] + [r["kinds"][first : first + count].astype(float)], 1)
+    return x, good
+
+
 def fit_sentences(rows, w, l2=0.01) -> np.ndarray:
     """Listwise choice among the gold passage's sentences: those holding a gold answer are right."""
-    data = []
-    for r in rows:
-        first, count = r["first"][r["gold"]], r["counts"][r["gold"]]
-        if count < 2:
-            continue
-        texts = r["sentences"][first : first + count]
-        good = np.array([any(a in t for a in r["answers"]) for t in texts])
-        if not good.any() or good.all():
-            continue
-        x = r["sentence"][first : first + count]
-        x = np.stack([_z(x[:, j]) for j in range(x.shape[1])] + [r["kinds"][first : first + count].astype(float)], 1)
-        data.append((x, good))
+    data = [(x, good) for x, good in map(gold_sentences, rows) if len(good) > 1 and good.any() and not good.all()]
 
     def loss(v):
         total, grad = 0.0, np.zeros_like(v)
@@ -168,15 +168,7 @@ def fit_sentences(rows, w, l2=0.01) -> np.ndarray:
 
 def sentence_accuracy(rows, v) -> float:
     """Share of questions whose gold passage holds an answer, where the chosen sentence of that passage holds one."""
-    hits = []
-    for r in rows:
-        first, count = r["first"][r["gold"]], r["counts"][r["gold"]]
-        texts = r["sentences"][first : first + count]
-        good = np.array([any(a in t for a in r["answers"]) for t in texts])
-        if good.any():
-            x = r["sentence"][first : first + count]
-            x = np.stack([_z(x[:, j]) for j in range(x.shape[1])] + [r["kinds"][first : first + count]], 1)
-            hits.append(good[int(np.argmax(x @ v))] if count > 1 else True)
+    hits = [good[int(np.argmax(x @ v))] for x, good in map(gold_sentences, rows) if good.any()]
     return float(np.mean(hits))
 
 
