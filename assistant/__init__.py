@@ -1,12 +1,14 @@
 """Answer questions about a news article by quoting it verbatim, offline on a CPU."""
 
-from .answer import Answer, Highlight, Passage
 from .api import Assistant
 from .errors import ArticleError, AssistantError, IndexStoreError, ModelError, QuestionError
+from .question import AskRequest
+from .schema import Answer, Highlight, Passage
 
 __all__ = [
     "Answer",
     "ArticleError",
+    "AskRequest",
     "Assistant",
     "AssistantError",
     "Highlight",

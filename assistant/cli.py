@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
 from .errors import AssistantError
+from .question import DEFAULT_K, MAX_K
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; AssistantError becomes one line on stderr and exit status 2."""
     parser = _parser()
     args = parser.parse_args(argv)
+    configure_logging(quiet=getattr(args, "json", False))
     try:
         return args.run(args) or 0
     except AssistantError as e:
@@ -21,6 +24,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def configure_logging(*, quiet: bool = False) -> None:
+    """The engine's messages ("indexing ...", warnings) as "assistant: ..." lines on stderr; warnings only when
+    quiet (--json: stdout holds one JSON object, and stderr only what went wrong)."""
+    logger = logging.getLogger("assistant")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("assistant: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--index", type=Path, metavar="DIR", help="a built index folder")
     where.add_argument("--article", type=Path, metavar="FILE", help="an article (indexed on first use)")
     p.add_argument("--model", metavar="M", help="model for --article (default: all-MiniLM-L6-v2)")
-    p.add_argument("-k", type=int, default=3, metavar="N", help="passages to quote, 1-10 (default 3)")
+    p.add_argument("-k", type=int, default=DEFAULT_K, metavar="N",
+                   help=f"passages to quote, 1-{MAX_K} (default {DEFAULT_K})")  # fmt: skip
     p.add_argument("--history", action="append", default=[], metavar="Q", help="an earlier question (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
     p.set_defaults(run=_ask)
@@ -63,11 +79,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve_options(p: argparse.ArgumentParser) -> None:
+    from .server import HOST, PORT
+
     p.add_argument("--article", type=Path, metavar="FILE", help="article to chat about (default: the bundled one)")
     p.add_argument("--index", type=Path, metavar="DIR", help="index folder (default: beside the article)")
     p.add_argument("--model", metavar="M", help="sentence-transformers model name or folder")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--host", default=HOST, help=f"address to bind (default {HOST}: this machine only)")
+    p.add_argument("--port", type=int, default=PORT, help=f"port (default {PORT})")
 
 
 def _index(args) -> None:
@@ -97,7 +115,7 @@ def _ask(args) -> None:
 
 
 def _serve(args) -> None:
-    from .http import serve
+    from .server.serve import serve
 
     serve(article=args.article, index_dir=args.index, model=args.model, host=args.host, port=args.port)
 

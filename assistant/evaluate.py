@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .api import MAX_K, Assistant
-from .embed import load_embedder
+from .api import Assistant
+from .embed import E5, Embedder, load_e5, load_embedder
 from .lexical import Lexical
+from .question import MAX_K
 
 
 @dataclass
@@ -53,14 +54,14 @@ def load_squad(path: Path, limit: int | None = None) -> list[dict]:
     return articles[:limit] if limit else articles
 
 
-def open_articles(articles: list[dict], folder: Path, embedder) -> list[Assistant]:
+def open_articles(articles: list[dict], folder: Path, embedder: Embedder, e5: E5 | None) -> list[Assistant]:
     """Write each article as text, one paragraph per line, and open it as a user would."""
     bots = []
     folder.mkdir(parents=True, exist_ok=True)
     for n, article in enumerate(articles):
         path = folder / f"{n:03d}.txt"
         path.write_text("\n".join(p.replace("\n", " ") for p in article["paragraphs"]) + "\n", encoding="utf-8")
-        bot = Assistant.from_article(path, embedder=embedder)
+        bot = Assistant.from_article(path, embedder=embedder, e5=e5)
         if len(bot.article.paragraphs) != len(article["paragraphs"]):
             raise ValueError(f"{article['title']}: paragraphs did not survive as one per line")
         bots.append(bot)
@@ -72,10 +73,10 @@ def run(path: Path, *, limit: int | None = None, baselines: bool = False, as_jso
     from tqdm import tqdm
 
     articles = load_squad(path, limit)
-    embedder = load_embedder()
+    embedder, e5 = load_embedder(), load_e5()
     methods = {"assistant": Tally()} | ({"dense (naive)": Tally(), "BM25": Tally()} if baselines else {})
     with tempfile.TemporaryDirectory() as tmp:
-        bots = open_articles(articles, Path(tmp), embedder)
+        bots = open_articles(articles, Path(tmp), embedder, e5)
         total = sum(len(a["questions"]) for a in articles)
         with tqdm(
             total=total, desc="questions", unit="q", file=sys.stderr, disable=as_json and not sys.stderr.isatty()

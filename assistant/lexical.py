@@ -16,24 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .cues import EVENT, FUNCTION_WORDS
+
 _WORD = re.compile(r"\w+")
 _local = threading.local()  # a PyStemmer object must not be used by two threads at once
-
-_FUNCTION = """
-what which who whom whose when where why how whether
-is are was were be been being am do does did done doing have has had having
-will would shall should can could may might must
-it its they them their theirs this that these those there then he him his she her hers we us our you your i me my
-one ones the a an s of in on at by for to from with about as into after before during
-and or but so not no also else same such than too very ever many much exactly actually finally
-happen happened happens occur occurred occurs
-"""
-FUNCTION_WORDS = frozenset(_FUNCTION.split())
-"""Words that say what kind of question is asked or point back to an earlier one, rather than what it is about:
-question words, auxiliaries, pronouns, determiners, prepositions and conjunctions, and the verbs that only say that
-an event happened ("When did it happen?")."""
-_EVENT = re.compile(r"\b(take|takes|took|taken|taking) (place|part)\b|\b(go|goes|went|gone|going) on\b")
-"""Phrases that only say an event happened ("Where did they take place?")."""
 
 
 def stopwords() -> list[str]:
@@ -86,7 +72,7 @@ class Lexical:
 
     def content_terms(self, text: str) -> list[str]:
         """The stemmed words that say what a question is about: "Where did they take place?" -> []."""
-        words = _WORD.findall(_EVENT.sub(" ", text.lower()))
+        words = _WORD.findall(EVENT.sub(" ", text.lower()))
         return _stem([w for w in words if w not in self.stop and w not in FUNCTION_WORDS])
 
     def scores(self, query: Sequence[str]) -> np.ndarray:

@@ -9,55 +9,31 @@ Every signal is computed for every passage of the article:
 - bm25, bm25_sentence   BM25 (bm25s) on stemmed words, over passages and over sentences
 - e5               cosine between the question and the passage under a second model, e5 (store.E5_UP_TO)
 
-Signals are z-scored across the article's passages and summed with weights fitted on SQuAD dev
-(`assistant/calibration.json`, written by `bench/tune.py`; an index without e5 vectors has weights of its
-own). A follow-up question ("Where did they take place?") borrows the previous question's tokens, words and
-vectors at a lower weight. Choosing the answer sentence and abstaining live in `answer.py`.
+How they are fused, and what answers, is scoring policy (`scoring.py`); what a question's wording says (the kind
+of answer, follow-up, about the article) is in `cues.py`. A follow-up question ("Where did they take place?")
+borrows the previous question's tokens, words and vectors at a lower weight.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
-from pathlib import Path
 
 import numpy as np
 
-from .answer import question_kinds, sentence_kinds
+from . import cues
+from .embed import E5, Embedder
+from .scoring import CALIBRATION, fuse, passage_weights
+from .store import Index
 
-CALIBRATION = json.loads(Path(__file__).with_name("calibration.json").read_text(encoding="utf-8"))
-PASSAGE_FEATURES = ("dense_sentence", "late", "late_sentence", "bm25", "bm25_sentence", "e5")
 EXHAUSTIVE_UP_TO = 2_000
 """Articles up to this many passages are scored passage by passage. Above, the FAISS index of passage vectors
 and BM25 each nominate CANDIDATES passages, and only those are scored (the others rank last)."""
 CANDIDATES = 100
 
-META_QUESTIONS = (
-    "What is the source of this article?",
-    "Which news agency published this article?",
-    "Who wrote this article?",
-    "Where is this story from?",
-    "Which newspaper reported this?",
-    "Who is the author of this piece?",
-)
-"""Questions about the article itself, answered from its metadata lines ("Source: Reuters")."""
-_ABOUT_ARTICLE = re.compile(
-    r"\b(article|story|piece|sources?|author|wrote|written|writer|publication|publisher|outlet|agency|wire)\b"
-    r"|\bthis (newspaper|paper|report|news)\b|\b(reported|published) this\b",
-    re.IGNORECASE,
-)
-"""A question about the article itself names it or its origin ("Which agency is this article from?", "Who
-reported this?")."""
-
 FOLLOW_UP_DEPTH = 3
 """How far back a chain of follow-ups reaches: each earlier question weighs follow_up.weight (0.25) times less than
 the one after it, so the fourth one back would weigh under 2%."""
-_FOLLOW_UP = re.compile(
-    r"\b(it|its|they|them|their|this|that|these|those|there|then|he|him|his|she|her|the same|such|else)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -72,7 +48,7 @@ class Query:
     content: tuple[tuple[tuple[str, ...], float], ...]
     """The terms that say what the question is about (without question words, pronouns, ...), weighted as `terms`."""
     asks: np.ndarray
-    """The kinds of answer the question asks for (answer.KINDS)."""
+    """The kinds of answer the question asks for (cues.KINDS)."""
     e5: np.ndarray | None = None
 
     def plus(self, earlier: Query, weight: float) -> Query:
@@ -133,9 +109,13 @@ class Ranking:
 class Retriever:
     """An index's arrays in the shapes scoring needs; rank() is the hot path."""
 
-    def __init__(self, index, embedder):
+    def __init__(self, index: Index, embedder: Embedder, e5: E5 | None = None, calibration: dict = CALIBRATION):
+        """e5 is the second model, needed when the index holds e5 vectors; calibration is scoring's fitted numbers
+        (bench/tune.py tries others)."""
         self.index = index
         self.embedder = embedder
+        self.e5 = e5 if index.e5_vectors is not None else None
+        self.calibration = calibration
         chunks = index.chunks
         self.counts = counts = np.array([len(c.sentences) for c in chunks], dtype=np.int64)
         self.owner = np.repeat(np.arange(len(chunks)), counts)  # sentence -> passage
@@ -157,7 +137,7 @@ class Retriever:
         sentences = [c.text[a:b] for c in chunks for a, b in c.sentences]
         self.passage_lexical = index.passage_lexical
         self.sentence_lexical = index.sentence_lexical
-        self.sentence_kinds = sentence_kinds(sentences)
+        self.sentence_kinds = cues.sentence_kinds(sentences)
         self.query = lru_cache(maxsize=256)(self._query)
 
     def rank(self, question: str, history: list[str] = ()) -> Ranking:
@@ -166,10 +146,10 @@ class Retriever:
         query = self.query(question)
         meta = self.meta_similarity(question, query.vector) if self.metadata else 0.0
         history = list(history)[-FOLLOW_UP_DEPTH:]
-        if not (history and self.is_follow_up(question, query)):
+        if not (history and cues.is_follow_up(question, query.terms[0][0], query.content[0][0])):
             return self.score(query, meta)
         previous = self.rank(history[-1], history[:-1]).topic
-        mixed = query.plus(previous.query, CALIBRATION["follow_up"]["weight"])
+        mixed = query.plus(previous.query, self.calibration["follow_up"]["weight"])
         return replace(self.score(mixed, meta), previous=previous)
 
     def score(self, query: Query, meta_similarity: float = 0.0) -> Ranking:
@@ -216,8 +196,7 @@ class Retriever:
             "late": _spread(late_sentence, sentences, len(self.owner)),
             "bm25": bm25_sentence,
         }
-        weights = CALIBRATION["passage"]["weights" if "e5" in passage else "weights_without_e5"]
-        fused = sum(weights[f] * standardize(passage[f], scored) for f in passage)
+        fused = fuse(passage, passage_weights("e5" in passage, self.calibration), scored)
         order = [int(i) for i in np.argsort(-fused, kind="stable") if self.content[i]]
         vocab = self.passage_lexical.vocab
         words = sum(w * len(terms) for terms, w in query.content)
@@ -231,27 +210,20 @@ class Retriever:
         """Passages worth scoring in a long article: the nearest passage vectors (FAISS) and the best BM25."""
         chosen = np.zeros(len(self.content), dtype=bool)
         k = min(CANDIDATES, len(self.content))
-        _, nearest = self.index.faiss_index().search(query.vector[None].astype(np.float32), k)
-        chosen[nearest[0][nearest[0] >= 0]] = True  # FAISS pads with -1 when it finds fewer than k
+        chosen[self.index.passage_vectors.search(query.vector, k)] = True
         chosen[np.argpartition(-bm25, k - 1)[:k]] = True
         return chosen
-
-    def is_follow_up(self, question: str, query: Query) -> bool:
-        """Does the question (embedded as query) lean on the conversation: a pronoun or "there", one word only, or
-        no content words ("Who took part?")?"""
-        (terms, _), (content, _) = query.terms[0], query.content[0]
-        return bool(_FOLLOW_UP.search(question)) or len(terms) <= 1 or not content
 
     def meta_similarity(self, question: str, vector: np.ndarray) -> float:
         """How much the question resembles one about the article itself; 0 if it names neither the article
         nor its origin ("Which agency is this article from?" does; "Who commented on the report?" does not)."""
-        if not _ABOUT_ARTICLE.search(question):
+        if not cues.names_the_article(question):
             return 0.0
         return float((self.meta_vectors @ vector).max())
 
     @cached_property
     def meta_vectors(self) -> np.ndarray:
-        return self.embedder.encode(list(META_QUESTIONS))
+        return self.embedder.encode(list(cues.META_QUESTIONS))
 
     def _query(self, text: str) -> Query:
         encoded = self.embedder.encode_tokens([text])
@@ -262,10 +234,10 @@ class Retriever:
         n = len(self.index.chunks)
         df = np.array([self.df.get(int(i), 0) for i in ids[keep]], dtype=np.float32)
         weights = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        e5 = self.embedder.e5.query(text) if self.e5_vectors is not None else None
+        e5 = self.e5.query(text) if self.e5 is not None else None
         terms = ((tuple(self.passage_lexical.terms(text)), 1.0),)
         content = ((tuple(self.passage_lexical.content_terms(text)), 1.0),)
-        return Query(encoded.vectors[0], tokens[keep], weights, terms, content, question_kinds(text), e5)
+        return Query(encoded.vectors[0], tokens[keep], weights, terms, content, cues.question_kinds(text), e5)
 
 
 def _spread(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
@@ -275,11 +247,3 @@ def _spread(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
     out = np.full(size, -1.0, dtype=np.float32)
     out[rows] = values
     return out
-
-
-def standardize(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Standardize over the masked (content) passages; the others get the lowest score."""
-    values = x[mask]
-    spread = values.std() if len(values) > 1 else 0.0
-    z = (x - values.mean()) / (spread if spread > 1e-9 else 1.0)
-    return np.where(mask, z, -1e3)

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from tune import conversation_cases, cuts  # noqa: E402
 
-from assistant.embed import load_embedder  # noqa: E402
+from assistant.embed import load_e5, load_embedder  # noqa: E402
 from assistant.evaluate import load_squad, open_articles  # noqa: E402
 
 TEST = ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "test.jsonl"
@@ -33,11 +33,11 @@ CONVERSATIONS = ROOT / "bench" / "data" / "followups-test.jsonl"
 
 def run(conversations: list[dict], squad: Path, folder: Path, verbose: bool = False) -> dict:
     """Figures per size ("small": 8-paragraph cuts, "full": whole articles)."""
-    embedder = load_embedder()
+    embedder, e5 = load_embedder(), load_e5()
     articles = load_squad(squad)
     pieces, source = cuts(articles)
-    bots = open_articles(articles, folder / "full", embedder)
-    cut_bots = open_articles(pieces, folder / "small", embedder)
+    bots = open_articles(articles, folder / "full", embedder, e5)
+    cut_bots = open_articles(pieces, folder / "small", embedder, e5)
     tally = {size: {"answerable": 0, "right": 0, "false_abstain": 0, "wrong_passage": 0, "unanswerable": 0,
                     "false_answer": 0} for size in ("small", "full")}  # fmt: skip
     for case in conversation_cases(conversations, (articles, bots), (pieces, cut_bots, source)):

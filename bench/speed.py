@@ -60,12 +60,12 @@ def header(title: str) -> None:
 def warm(rounds: int = 20) -> None:
     """ask() on the default article against the model.encode([question]) it cannot do without."""
     from assistant import Assistant
-    from assistant.embed import load_embedder, load_sentence_transformer, resolve_model
+    from assistant.embed import load_embedder, resolve_model
+    from assistant.export import load_sentence_transformer
 
     bot = Assistant.from_article(ARTICLE, index_dir=Path(tempfile.mkdtemp()) / "article.index")
-    minilm_only = load_embedder()
-    minilm_only.e5 = None  # as for an article longer than store.E5_UP_TO passages
-    bot_minilm = Assistant.from_article(ARTICLE, Path(tempfile.mkdtemp()) / "article.index", embedder=minilm_only)
+    # Without e5, as for an article longer than store.E5_UP_TO passages.
+    bot_minilm = Assistant.from_article(ARTICLE, Path(tempfile.mkdtemp()) / "article.index", embedder=load_embedder())
     model = load_sentence_transformer(*resolve_model(None))
     asks, asks_minilm, encodes, onnx, both = [], [], [], [], []
     for _ in range(rounds):
@@ -84,7 +84,7 @@ def warm(rounds: int = 20) -> None:
             t = time.perf_counter()
             bot.embedder.encode([q])
             onnx.append(time.perf_counter() - t)
-            bot.embedder.e5.query(q)
+            bot.e5.query(q)
             both.append(time.perf_counter() - t)
     header(f"Warm answer: default article, {len(asks)} asks ({len(QUESTIONS)} questions x {rounds})")
     print(row("ask() vs. SentenceTransformer.encode([q]) (torch)", asks, encodes))
@@ -177,7 +177,8 @@ def _wait_for(request: urllib.request.Request) -> None:
 def index(paragraphs: int = 200) -> None:
     """Our indexing (sentence + token vectors) against plain model.encode of the same paragraphs."""
     from assistant.article import parse_article
-    from assistant.embed import load_embedder, load_sentence_transformer, resolve_model
+    from assistant.embed import load_e5, load_embedder, resolve_model
+    from assistant.export import load_sentence_transformer
     from assistant.store import E5_UP_TO, build
 
     texts = []
@@ -191,13 +192,12 @@ def index(paragraphs: int = 200) -> None:
     model.encode(texts)
     plain = time.perf_counter() - t
     t = time.perf_counter()
-    built = build(article, embedder)
+    built = build(article, embedder, load_e5())
     ours = time.perf_counter() - t
     t = time.perf_counter()
-    build(article, embedder, previous=built)
+    build(article, embedder, load_e5(), previous=built)
     again = time.perf_counter() - t
-    embedder.e5 = None  # as for an article longer than store.E5_UP_TO passages
-    t = time.perf_counter()
+    t = time.perf_counter()  # without e5, as for an article longer than store.E5_UP_TO passages
     build(article, embedder)
     minilm = time.perf_counter() - t
     print(f"\n### Indexing {paragraphs} SQuAD test paragraphs\n")
@@ -218,7 +218,8 @@ def scale(sizes=(1_000, 10_000, 100_000, 1_000_000), queries: int = 200, dim: in
     """Synthetic passages: exact search vs. the index type store picks automatically."""
     import faiss
 
-    from assistant.store import APPROXIMATE_ABOVE, IVF_PROBES, _faiss_index
+    from assistant.store import APPROXIMATE_ABOVE, IVF_PROBES
+    from assistant.store.builder import _faiss_index
 
     rng = np.random.default_rng(0)
     print(

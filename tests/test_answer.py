@@ -5,17 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.answer import (
+from assistant.cues import KINDS, question_kinds, sentence_kinds
+from assistant.retrieve import FOLLOW_UP_DEPTH
+from assistant.scoring import (
+    CALIBRATION,
     FOLLOW_UP_FEATURES,
-    KINDS,
     answerability,
     content_log_odds,
     follow_up_features,
     log_odds,
-    question_kinds,
-    sentence_kinds,
 )
-from assistant.retrieve import CALIBRATION, FOLLOW_UP_DEPTH
 
 EXERCISES = "Which countries joined Japan's naval exercises?"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant import Answer, Assistant, QuestionError
-from assistant.api import MAX_QUESTION_CHARS, clean_question
+from assistant.question import MAX_QUESTION_CHARS, AskRequest
 
 EXERCISES = (
     "Last week, Japan conducted joint naval exercises with the U.S., Canada and the Philippines in the South China Sea."
@@ -122,8 +122,8 @@ def test_model_is_loaded_once(real_bot, monkeypatch):
 @pytest.mark.parametrize(
     ("question", "message"),
     [
-        ("", "has no words"),
-        ("   \n\t", "has no words"),
+        ("", "question: is empty"),
+        ("   \n\t", "question: is empty"),
         ("?!?! ...", "has no words"),
         ("x" * (MAX_QUESTION_CHARS + 1), "the limit is 2,000"),
         ("what\x00exercises", "NUL"),
@@ -133,7 +133,7 @@ def test_model_is_loaded_once(real_bot, monkeypatch):
 )
 def test_bad_questions_are_clear_errors(question, message):
     with pytest.raises(QuestionError, match=message):
-        clean_question(question)
+        AskRequest.of(question)
 
 
 def test_bad_k_and_history(tmp_path, fake):
@@ -141,7 +141,7 @@ def test_bad_k_and_history(tmp_path, fake):
     path.write_text("Japan held naval exercises.\nThe EU wants a pact.\n")
     bot = Assistant.from_article(path, embedder=fake)
     for k in (0, -1, 11, "3", 2.5, True):
-        with pytest.raises(QuestionError, match="k must be"):
+        with pytest.raises(QuestionError, match="k: must be"):
             bot.ask("naval exercises", k=k)
     with pytest.raises(QuestionError, match="history"):
         bot.ask("naval exercises", history="not a list")
@@ -151,5 +151,5 @@ def test_bad_k_and_history(tmp_path, fake):
 
 
 def test_questions_only_of_unknown_tokens_are_refused(real_bot):
-    with pytest.raises(QuestionError, match="no word of it is known"):
+    with pytest.raises(QuestionError, match="has no word the model knows"):
         real_bot.ask("𓀀𓀁𓀂")

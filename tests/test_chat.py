@@ -9,7 +9,6 @@ from html.parser import HTMLParser
 import pytest
 
 from assistant import Answer, Highlight, Passage, QuestionError
-from assistant.api import MAX_HISTORY
 from assistant.article import parse_article
 from assistant.chat import (
     CLOSEST,
@@ -29,6 +28,7 @@ from assistant.chat import (
     take_turn,
     text_html,
 )
+from assistant.question import MAX_HISTORY
 
 EXERCISES = (
     "Last week, Japan conducted joint naval exercises with the U.S., Canada and the Philippines in the South China Sea."
@@ -82,7 +82,13 @@ def assert_only_our_markup(fragment: str) -> None:
 
 
 def passage(text: str, start: int, end: int, *, paragraph: int = 1, places=None, score: float = 0.5) -> Passage:
-    return Passage(paragraph, tuple(places or (paragraph,)), text, score, Highlight(start, end, text[start:end]))
+    return Passage(
+        paragraph=paragraph,
+        paragraphs=tuple(places or (paragraph,)),
+        text=text,
+        score=score,
+        highlight=Highlight(start=start, end=end, text=text[start:end]),
+    )
 
 
 def marked(fragment: str) -> list[str]:
@@ -127,7 +133,7 @@ def test_mark_wraps_exactly_the_highlight_span():
     text = "First sentence. Second <b>sentence</b> here. Third."
     start = text.index("Second")
     end = text.index(" Third")
-    out = render_answer(Answer("q", "t", (passage(text, start, end),), False))
+    out = render_answer(Answer(question="q", text="t", passages=(passage(text, start, end),), abstained=False))
     assert marked(out) == [text[start:end]]  # one mark, in the quote (the direct answer above is the sentence alone)
     quote = re.search(r'<blockquote class="qa-text">(.*?)</blockquote>', out).group(1)
     before, rest = quote.split('<mark class="qa-hl">')
@@ -143,7 +149,7 @@ def test_direct_answer_is_the_answering_sentence_then_the_quotes():
     text = "Intro. The answer is here. Outro."
     best = passage(text, 7, 26, paragraph=8, places=(8, 14), score=0.8123)
     other = passage("Another passage.", 0, 16, paragraph=3, score=0.3)
-    out = render_answer(Answer("q", "t", (best, other), False))
+    out = render_answer(Answer(question="q", text="t", passages=(best, other), abstained=False))
     direct = re.search(r'<p class="qa-direct">(.*?)</p>', out).group(1)
     assert Markup(direct).plain == "The answer is here. ¶8 · also ¶14"
     assert out.index("qa-direct") < out.index("qa-quote")
@@ -157,7 +163,7 @@ def test_direct_answer_is_the_answering_sentence_then_the_quotes():
 def test_weak_passages_are_folded_but_still_quoted():
     best = passage("Best.", 0, 5, paragraph=1, score=0.9)
     weak = passage("Weak one.", 0, 9, paragraph=2, score=0.004)
-    out = render_answer(Answer("q", "t", (best, weak), False))
+    out = render_answer(Answer(question="q", text="t", passages=(best, weak), abstained=False))
     folded = re.search(r'<details class="qa-more"><summary>(.*?)</summary>(.*)</details>', out)
     assert folded.group(1) == "1 weaker match (score below 0.10)"
     assert "¶2" in folded.group(2) and "score 0.00" in folded.group(2) and "Weak one." in folded.group(2)
@@ -179,7 +185,7 @@ def test_score_text(score, text):
 
 def test_abstention_says_so_and_labels_the_closest_passage():
     closest = passage("Nearby text. Not it.", 0, 12, paragraph=5, places=(5, 11), score=0.02)
-    out = render_answer(Answer("q", "t", (closest,), True))
+    out = render_answer(Answer(question="q", text="t", passages=(closest,), abstained=True))
     plain = Markup(out).plain
     assert plain.startswith(NOT_COVERED)
     assert f"{CLOSEST} ¶5 · also ¶11" in plain and "score 0.02" in plain
@@ -189,7 +195,7 @@ def test_abstention_says_so_and_labels_the_closest_passage():
 
 
 def test_abstention_without_a_passage():
-    out = render_answer(Answer("q", "t", (), True))
+    out = render_answer(Answer(question="q", text="t", passages=(), abstained=True))
     assert Markup(out).plain == NOT_COVERED
 
 
@@ -197,7 +203,9 @@ def test_abstention_without_a_passage():
 def test_hostile_passage_and_question_render_as_literal_text(payload):
     text = f"Before {payload} middle. Then {payload} after."
     start = text.index("Then")
-    out = render_answer(Answer(payload, "t", (passage(text, start, len(text)),), False))
+    out = render_answer(
+        Answer(question=payload, text="t", passages=(passage(text, start, len(text)),), abstained=False)
+    )
     assert_only_our_markup(out)
     assert text in Markup(out).plain
     assert marked(out) == [text[start:]]
@@ -209,18 +217,20 @@ def test_hostile_passage_and_question_render_as_literal_text(payload):
 def test_controls_are_stripped_around_the_highlight_without_shifting_it():
     text = "A\u202e\x07b. Second\x1b sentence."
     start = text.index("Second")
-    out = render_answer(Answer("q", "t", (passage(text, start, len(text)),), False))
+    out = render_answer(Answer(question="q", text="t", passages=(passage(text, start, len(text)),), abstained=False))
     assert marked(out) == ["Second sentence."]
     assert "Ab. " in Markup(out).plain
 
 
 def test_highlight_offsets_that_do_not_match_fall_back_to_the_sentence_text():
     text = "One. Two. Three."
-    bad = Passage(1, (1,), text, 0.5, Highlight(0, 3, "Two."))
+    bad = Passage(paragraph=1, paragraphs=(1,), text=text, score=0.5, highlight=Highlight(start=0, end=3, text="Two."))
     assert split_highlight(bad) == ("One. ", "Two.", " Three.")
-    missing = Passage(1, (1,), text, 0.5, Highlight(50, 60, "Four."))
+    missing = Passage(
+        paragraph=1, paragraphs=(1,), text=text, score=0.5, highlight=Highlight(start=50, end=60, text="Four.")
+    )
     assert split_highlight(missing) == (text, "", "")
-    assert "<mark" not in render_answer(Answer("q", "t", (missing,), False))
+    assert "<mark" not in render_answer(Answer(question="q", text="t", passages=(missing,), abstained=False))
 
 
 def test_long_question_is_shortened_for_display():
@@ -276,14 +286,14 @@ def test_article_panel_marks_the_cited_paragraphs_and_the_answering_sentence():
     second = article.paragraphs[1]  # "First para.", repeated as ¶4
     third = article.paragraphs[2]
     answer = Answer(
-        "q",
-        "t",
-        (
+        question="q",
+        text="t",
+        passages=(
             passage(third.text, 0, 11, paragraph=3, score=0.7),
             passage(second.text, 0, 11, paragraph=2, places=(2, 4), score=0.2),
             passage("x", 0, 1, paragraph=6, score=0.01),  # weak: quoted in the chat, not marked in the article
         ),
-        False,
+        abstained=False,
     )
     out = render_article(article, answer)
     cited = re.findall(r'<div class="qa-para cited( top)?" id="qa-p(\d+)"', out)
@@ -295,7 +305,7 @@ def test_article_panel_marks_the_cited_paragraphs_and_the_answering_sentence():
 def test_article_panel_marks_nothing_for_an_abstention():
     article = parse_article(ARTICLE.encode(), name="a.txt")
     closest = passage(article.paragraphs[2].text, 0, 11, paragraph=3)
-    out = render_article(article, Answer("q", "t", (closest,), True))
+    out = render_article(article, Answer(question="q", text="t", passages=(closest,), abstained=True))
     assert "cited" not in out and "<mark" not in out
 
 
@@ -340,7 +350,9 @@ class Recorder:
 
     def __init__(self, result=None):
         self.calls: list[tuple[str, list[str]]] = []
-        self.result = result or Answer("q", "t", (passage("Yes. Indeed.", 0, 4, paragraph=2),), False)
+        self.result = result or Answer(
+            question="q", text="t", passages=(passage("Yes. Indeed.", 0, 4, paragraph=2),), abstained=False
+        )
 
     def ask(self, question, history=None, k=3):
         self.calls.append((question, list(history or [])))
@@ -376,12 +388,11 @@ def test_refused_question_is_explained_and_kept_for_editing():
     assert Markup(turn.messages[1]["content"]).plain == "The question is 2,001 characters; the limit is 2,000."
 
 
-def test_unexpected_error_is_logged_and_answered_politely(capsys):
+def test_unexpected_error_is_logged_and_answered_politely(caplog):
     turn = take_turn(Recorder(RuntimeError("boom at /secret/path")), "what exercises did Japan join")
     reply = Markup(turn.messages[1]["content"]).plain
     assert reply == UNEXPECTED and "boom" not in reply
-    err = capsys.readouterr().err
-    assert "Traceback" in err and "boom at /secret/path" in err
+    assert "Traceback" in caplog.text and "boom at /secret/path" in caplog.text
 
 
 def test_build_app_exposes_the_ask_endpoint(real_bot):

@@ -75,8 +75,8 @@ def test_answering_from_a_built_index_never_imports_torch(article_copy):
     [
         (["ask", "hello", "--article", "/nonexistent/file.txt"], "does not exist"),
         (["index", "/"], "is a folder"),
-        (["ask", "   ", "--article", "ARTICLE"], "has no words"),
-        (["ask", "naval", "-k", "0", "--article", "ARTICLE"], "k must be"),
+        (["ask", "   ", "--article", "ARTICLE"], "question: is empty"),
+        (["ask", "naval", "-k", "0", "--article", "ARTICLE"], "k: must be"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(article_copy, args, message):

@@ -8,7 +8,9 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant import Assistant, http
+from assistant import Assistant
+from assistant.server import mount
+from assistant.server.app import create_app
 from tests.conftest import FakeEmbedder
 
 ARTICLE = "Japan held naval exercises with Canada.\nThe EU wants a defense pact with Japan.\nSource: Reuters\n"
@@ -32,9 +34,9 @@ def wait_for(check, seconds: float = 120.0) -> None:
 
 def test_the_api_answers_while_the_chat_page_is_still_loading(bot, monkeypatch):
     released = threading.Event()
-    build = http._chat_blocks
-    monkeypatch.setattr(http, "_chat_blocks", lambda assistant: released.wait(60) and build(assistant))
-    with TestClient(http.create_app(bot, chat="later")) as client:
+    build = mount.chat_blocks
+    monkeypatch.setattr(mount, "chat_blocks", lambda assistant: released.wait(60) and build(assistant))
+    with TestClient(create_app(bot, chat="later")) as client:
         answer = client.post("/api/ask", json=QUESTION)
         assert answer.status_code == 200 and answer.json()["passages"][0]["paragraph"] == 1
         health = client.get("/api/health")
@@ -51,16 +53,16 @@ def test_the_api_answers_while_the_chat_page_is_still_loading(bot, monkeypatch):
         assert client.post("/api/ask", json=QUESTION).json() == answer.json()
 
 
-def test_a_chat_page_that_cannot_start_leaves_the_api_answering(bot, monkeypatch, capsys):
+def test_a_chat_page_that_cannot_start_leaves_the_api_answering(bot, monkeypatch, caplog):
     def broken(assistant):
         raise RuntimeError("no page today")
 
-    monkeypatch.setattr(http, "_chat_blocks", broken)
-    with TestClient(http.create_app(bot, chat="later")) as client:
+    monkeypatch.setattr(mount, "chat_blocks", broken)
+    with TestClient(create_app(bot, chat="later")) as client:
         wait_for(lambda: "could not start" in client.get("/").text)
         page = client.get("/")
         assert page.status_code == 503 and "refresh" not in page.text and "no page today" not in page.text
         health = client.get("/api/health")
         assert health.status_code == 503 and "could not start" in health.json()["detail"]
         assert client.post("/api/ask", json=QUESTION).status_code == 200
-    assert "no page today" in capsys.readouterr().err
+    assert "no page today" in caplog.text

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from assistant import Assistant
-from assistant.embed import Encoded, load_sentence_transformer, resolve_model
+from assistant.embed import Encoded, resolve_model
 from assistant.evaluate import load_squad
+from assistant.export import load_sentence_transformer
 from tests.conftest import DEFAULT_ARTICLE, ROOT
 
 DEV = ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "dev.jsonl"
@@ -27,7 +28,6 @@ class TorchEmbedder:
         self.torch = torch
         self.model = load_sentence_transformer(*resolve_model(None))
         self.name, self.dimension = onnx.name, onnx.dimension
-        self.e5 = onnx.e5  # the second model is the same for both: this compares MiniLM's two runtimes
         # Tokenizer-level questions (no model run), answered from the same vocabulary.
         self.is_stopword, self.recognizes = onnx.is_stopword, onnx.recognizes
         self.special = torch.tensor(self.model.tokenizer.all_special_ids)
@@ -52,9 +52,10 @@ def torch_embedder(real_embedder):
     return TorchEmbedder(real_embedder)
 
 
-def assert_same_answers(path, questions, tmp_path, onnx_embedder, torch_embedder):
-    fast = Assistant.from_article(path, tmp_path / "onnx.index", embedder=onnx_embedder)
-    full = Assistant.from_article(path, tmp_path / "torch.index", embedder=torch_embedder)
+def assert_same_answers(path, questions, tmp_path, onnx_embedder, torch_embedder, e5):
+    """The same answers from MiniLM's two runtimes (beside the same e5)."""
+    fast = Assistant.from_article(path, tmp_path / "onnx.index", embedder=onnx_embedder, e5=e5)
+    full = Assistant.from_article(path, tmp_path / "torch.index", embedder=torch_embedder, e5=e5)
     assert np.allclose(fast.index.sentence_vectors, full.index.sentence_vectors, atol=1e-4)
     for q in questions:
         assert fast.retriever.rank(q).order[:3] == full.retriever.rank(q).order[:3], q
@@ -65,11 +66,11 @@ def assert_same_answers(path, questions, tmp_path, onnx_embedder, torch_embedder
             assert p["score"] == pytest.approx(r["score"], abs=2e-3), q
 
 
-def test_onnx_answers_as_sentence_transformers_on_the_default_article(tmp_path, real_embedder, torch_embedder):
-    assert_same_answers(DEFAULT_ARTICLE, QUESTIONS, tmp_path, real_embedder, torch_embedder)
+def test_onnx_answers_as_sentence_transformers_on_the_default_article(tmp_path, real_embedder, torch_embedder, real_e5):
+    assert_same_answers(DEFAULT_ARTICLE, QUESTIONS, tmp_path, real_embedder, torch_embedder, real_e5)
 
 
-def test_onnx_answers_as_sentence_transformers_on_a_squad_dev_article(tmp_path, real_embedder, torch_embedder):
+def test_onnx_answers_as_sentence_transformers_on_a_squad_dev_article(tmp_path, real_embedder, torch_embedder, real_e5):
     if not DEV.exists():
         pytest.skip(f"{DEV} is not here")
     article = next(a for a in load_squad(DEV) if a["title"] == "Oxygen")
@@ -77,4 +78,4 @@ def test_onnx_answers_as_sentence_transformers_on_a_squad_dev_article(tmp_path, 
     path.write_text("\n".join(p.replace("\n", " ") for p in article["paragraphs"]) + "\n", encoding="utf-8")
     questions = [q["q"] for q in article["questions"][::4]]
     assert len(questions) >= 50
-    assert_same_answers(path, questions, tmp_path, real_embedder, torch_embedder)
+    assert_same_answers(path, questions, tmp_path, real_embedder, torch_embedder, real_e5)

@@ -18,11 +18,11 @@ QUESTIONS = [json.loads(line) for line in (ROOT / "bench" / "data" / "default-ar
 
 
 @pytest.fixture(scope="module")
-def squad(real_embedder, tmp_path_factory):
+def squad(real_embedder, real_e5, tmp_path_factory):
     if not DEV.exists():
         pytest.skip(f"{DEV} is not here")
     articles = [a for a in load_squad(DEV) if a["title"] in ("Warsaw", "Oxygen", "Genghis_Khan")]
-    return articles, open_articles(articles, tmp_path_factory.mktemp("squad"), real_embedder)
+    return articles, open_articles(articles, tmp_path_factory.mktemp("squad"), real_embedder, real_e5)
 
 
 def test_squad_dev_paragraph_recall_and_abstention(squad):

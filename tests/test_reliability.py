@@ -60,7 +60,7 @@ def assert_index_intact(folder: Path) -> dict:
     data = folder / manifest["data"]
     assert sorted(p.name for p in data.iterdir()) == sorted(manifest["files"])
     for name, digest in manifest["files"].items():
-        assert store._digest(data / name) == digest, name
+        assert store.folder._digest(data / name) == digest, name
     return manifest
 
 
@@ -91,13 +91,13 @@ def test_questions_of_unknown_tokens_only_are_refused_before_any_search(real_bot
 
 @pytest.mark.parametrize("k", [0, -1, 999, 11, "abc", "3", 2.5, 3.0, True, None])
 def test_k_out_of_range_or_not_a_whole_number_is_a_question_error(bot, k):
-    with pytest.raises(QuestionError, match="k must be a whole number from 1 to 10"):
+    with pytest.raises(QuestionError, match="k: must be a whole number from 1 to 10"):
         bot.ask("naval exercises", k=k)
 
 
 def test_history_of_10000_turns_is_refused_without_reading_it(bot, monkeypatch):
     monkeypatch.setattr(bot.retriever, "rank", lambda *a, **k: pytest.fail("a search ran"))
-    with pytest.raises(QuestionError, match=r"history has 10,?000 items; the limit is 20"):
+    with pytest.raises(QuestionError, match=r"history: has 10,?000 items; the limit is 20"):
         bot.ask("naval exercises", history=["what about Japan?"] * 10_000)
 
 
@@ -123,7 +123,7 @@ def test_k_beyond_a_tiny_article_returns_only_its_passages(tmp_path, request, wh
 def test_k_beyond_a_tiny_article_over_http(tmp_path, fake):
     from fastapi.testclient import TestClient
 
-    from assistant.http import create_app
+    from assistant.server.app import create_app
 
     for n in (1, 2):
         path = write(tmp_path, f"tiny{n}.txt", "\n".join(ARTICLE.splitlines()[:n]) + "\n")
@@ -366,7 +366,7 @@ def test_manifest_faults_are_detected_then_rebuilt(article, fake, fault, monkeyp
     with monkeypatch.context() as m:
         forbid_reading_index_data(m)
         with pytest.raises(store.Stale):
-            store._open(folder, read_article(article), fake)
+            store._open(folder, read_article(article), fake, None)
         if fault not in ("index folder deleted", "article sha256 of another text"):  # load() takes any article
             with pytest.raises(IndexStoreError, match=r"no usable index in .*: build it with `assistant index"):
                 Assistant.load(folder, embedder=fake)
@@ -406,7 +406,7 @@ def test_every_data_file_fault_is_detected_by_checksum_then_rebuilt(article, fak
         with monkeypatch.context() as m:
             forbid_reading_index_data(m)
             with pytest.raises(store.Stale, match="missing|damaged|incomplete"):
-                store._open(folder, read_article(article), fake)
+                store._open(folder, read_article(article), fake, None)
         bot = Assistant.from_article(article, embedder=fake)
         assert bot.ask("Who signed a treaty to build a fighter jet?").passages[0].paragraph == 3, name
         assert_index_intact(folder)
@@ -419,7 +419,7 @@ def test_an_edited_passages_file_never_gives_a_stale_answer(article, fake):
     passages = folder / manifest["data"] / "passages.jsonl"
     passages.write_text(passages.read_text().replace("Canada", "Mexico"))  # same size, valid JSON, wrong sha256
     with pytest.raises(store.Stale, match="passages.jsonl is damaged"):
-        store._open(folder, read_article(article), fake)
+        store._open(folder, read_article(article), fake, None)
     answer = Assistant.from_article(article, embedder=fake).ask("Who joined the naval exercises?")
     assert "Canada" in answer.passages[0].text and "Mexico" not in answer.text
 
@@ -450,11 +450,13 @@ def test_a_pickle_in_an_npy_file_is_never_unpickled(article, fake, tmp_path):
     tokens = folder / manifest["data"] / "tokens.npy"
     np.save(tokens, np.array([_Payload(marker)], dtype=object), allow_pickle=True)
     assert b"'descr': '|O'" in tokens.read_bytes()[:128]  # an object array: numpy stores it as a pickle
-    manifest["files"]["tokens.npy"] = store._digest(tokens)  # the checksum agrees: only allow_pickle=False stops it
+    manifest["files"]["tokens.npy"] = store.folder._digest(
+        tokens
+    )  # the checksum agrees: only allow_pickle=False stops it
     (folder / "manifest.json").write_text(json.dumps(manifest))
     assert not marker.exists()
     with pytest.raises(store.Stale, match="unreadable index data"):
-        store._open(folder, read_article(article), fake)
+        store._open(folder, read_article(article), fake, None)
     with pytest.raises(IndexStoreError):
         Assistant.load(folder, embedder=fake)
     bot = Assistant.from_article(article, embedder=fake)
@@ -494,7 +496,7 @@ def test_any_manifest_is_loaded_or_refused_as_stale(article, fake):
                 target[path[-1]] = value
         (folder / "manifest.json").write_text(json.dumps(manifest))
         try:
-            index = store._open(folder, parsed, fake)
+            index = store._open(folder, parsed, fake, None)
         except store.Stale:
             outcomes["stale"] += 1
         else:
@@ -588,7 +590,7 @@ if "--real" in versions:
     embedder = load_embedder()
 else:
     embedder = FakeEmbedder()
-save, replace, remove_unused, fsync = store.save, os.replace, store._remove_unused, store._fsync
+save, replace, remove_unused, fsync = store.save, os.replace, store.folder._remove_unused, store.folder._fsync
 
 def announced(index, where):
     print("save", index.article.sha256, flush=True)
@@ -608,7 +610,7 @@ def slow_fsync(path):  # the same steps, stretched, so that random kills land al
     fsync(path)
     time.sleep(0.01)
 
-store.save, store._remove_unused, store._fsync, os.replace = announced, removing, slow_fsync, replaced
+store.save, store.folder._remove_unused, store.folder._fsync, os.replace = announced, removing, slow_fsync, replaced
 print("ready", flush=True)
 n = 0
 while True:  # rebuild, alternating between article versions, until killed
@@ -716,7 +718,10 @@ _BUILD_CHILD = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from assistant import Assistant
+from assistant.cli import configure_logging
 from tests.conftest import FakeEmbedder
+
+configure_logging()  # the engine's "indexing ..." line on stderr, as the CLI shows it
 
 class Slow(FakeEmbedder):
     def encode_tokens(self, texts):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import numpy as np
@@ -45,12 +46,13 @@ def test_second_open_loads_without_embedding(article, fake):
     assert bot.ask("naval exercises with Canada").passages[0].paragraph == 1
 
 
-def test_edited_article_is_rebuilt_reusing_unchanged_sentences(article, fake, capsys):
+def test_edited_article_is_rebuilt_reusing_unchanged_sentences(article, fake, caplog):
+    caplog.set_level(logging.INFO, logger="assistant")
     Assistant.from_article(article, embedder=fake)
     article.write_text(ARTICLE.replace("Canada", "the Philippines"))
     before = fake.calls
     bot = Assistant.from_article(article, embedder=fake)
-    assert "article changed" in capsys.readouterr().err
+    assert "article changed" in caplog.text
     assert fake.calls == before + 1  # one run, for the one new sentence only
     assert "Philippines" in bot.ask("naval exercises with the Philippines").passages[0].text
 
@@ -81,7 +83,7 @@ def test_damaged_index_is_detected_before_reading_and_rebuilt(article, fake, dam
         manifest["dimension"] = 384
         (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(store.Stale):
-        store._open(folder, read_article(article), fake)
+        store._open(folder, read_article(article), fake, None)
     bot = Assistant.from_article(article, embedder=fake)
     assert bot.ask("defense pact").passages[0].paragraph == 2
 
@@ -140,13 +142,13 @@ def test_stale_index_in_read_only_folder_is_a_clear_error(article, fake, monkeyp
 def test_large_indexes_switch_to_ivf_that_finds_what_exact_search_finds(tmp_path, monkeypatch):
     import faiss
 
-    monkeypatch.setattr(store, "APPROXIMATE_ABOVE", 1_000)
+    monkeypatch.setattr(store.builder, "APPROXIMATE_ABOVE", 1_000)
     rng = np.random.default_rng(1)
     centers = rng.standard_normal((50, 32)).astype(np.float32)
     vectors = centers[rng.integers(0, 50, 5_000)] + 0.3 * rng.standard_normal((5_000, 32)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    assert isinstance(store._faiss_index(vectors[:1_000]), faiss.IndexFlatIP)
-    index = store._faiss_index(vectors)
+    assert isinstance(store.builder._faiss_index(vectors[:1_000]), faiss.IndexFlatIP)
+    index = store.builder._faiss_index(vectors)
     path = tmp_path / "x.faiss"
     faiss.write_index(index, str(path))
     loaded = faiss.read_index(str(path))
@@ -167,43 +169,44 @@ JETS = (
 )
 
 
-def test_e5_passage_vectors_are_stored_checked_and_reused(tmp_path, fake_with_e5):
+def test_e5_passage_vectors_are_stored_checked_and_reused(tmp_path, fake, fake_e5):
     path = tmp_path / "jets.txt"
     path.write_text(JETS)
-    bot = Assistant.from_article(path, embedder=fake_with_e5)
+    bot = Assistant.from_article(path, embedder=fake, e5=fake_e5)
     manifest = json.loads((bot.index_dir / "manifest.json").read_text())
     assert manifest["e5"] == "fake-e5" and "e5.npy" in manifest["files"]
     assert bot.index.e5_vectors.shape == (3, 384)
-    e5 = fake_with_e5.e5
-    Assistant.from_article(path, embedder=fake_with_e5)
+    e5 = fake_e5
+    Assistant.from_article(path, embedder=fake, e5=fake_e5)
     assert e5.calls == 1  # loaded, not embedded again
     path.write_text(JETS + "Tokyo has boosted defense spending.\n")
-    Assistant.from_article(path, embedder=fake_with_e5)
+    Assistant.from_article(path, embedder=fake, e5=fake_e5)
     assert e5.calls == 2  # the rebuild embedded the new passage only
-    assert Assistant.load(bot.index_dir, embedder=fake_with_e5).index.e5_vectors.shape == (4, 384)
+    assert Assistant.load(bot.index_dir, embedder=fake, e5=fake_e5).index.e5_vectors.shape == (4, 384)
 
 
-def test_e5_is_what_finds_a_paraphrase(tmp_path, fake, fake_with_e5):
+def test_e5_is_what_finds_a_paraphrase(tmp_path, fake, fake_e5):
     path = tmp_path / "jets.txt"
     path.write_text(JETS)
     question = "Which warplane?"  # no word of the article: only e5, which knows a warplane is a jet, can tell
     without = Assistant.from_article(path, tmp_path / "without", embedder=fake).retriever.rank(question)
-    with_e5 = Assistant.from_article(path, tmp_path / "with", embedder=fake_with_e5).retriever.rank(question)
+    with_e5 = Assistant.from_article(path, tmp_path / "with", embedder=fake, e5=fake_e5).retriever.rank(question)
     assert "e5" not in without.passage and "e5" in with_e5.passage
     assert with_e5.order[0] == 2 and without.order[0] != 2
 
 
 def test_index_built_without_e5_is_rebuilt_when_e5_arrives_and_long_articles_go_without(
-    tmp_path, fake, fake_with_e5, monkeypatch, capsys
+    tmp_path, fake, fake_e5, monkeypatch, caplog
 ):
+    caplog.set_level(logging.INFO, logger="assistant")
     path = tmp_path / "jets.txt"
     path.write_text(JETS)
     assert Assistant.from_article(path, embedder=fake).index.e5_vectors is None
-    assert Assistant.from_article(path, embedder=fake_with_e5).index.e5_vectors is not None
-    assert "built without e5" in capsys.readouterr().err
+    assert Assistant.from_article(path, embedder=fake, e5=fake_e5).index.e5_vectors is not None
+    assert "built without e5" in caplog.text
     with pytest.raises(IndexStoreError, match="with 'fake-e5'"):
         Assistant.load(path.with_name("jets.index"), embedder=fake)
-    monkeypatch.setattr(store, "E5_UP_TO", 2)  # 3 passages: too long for e5
-    bot = Assistant.from_article(path, tmp_path / "long", embedder=fake_with_e5)
+    monkeypatch.setattr(store.builder, "E5_UP_TO", 2)  # 3 passages: too long for e5
+    bot = Assistant.from_article(path, tmp_path / "long", embedder=fake, e5=fake_e5)
     assert bot.index.e5_vectors is None and bot.index.manifest["e5"] is None
     assert bot.ask("naval exercises with Canada").passages[0].paragraph == 1

@@ -15,8 +15,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from assistant.api import MAX_HISTORY, MAX_K, MAX_QUESTION_CHARS
 from assistant.errors import IndexStoreError
+from assistant.question import MAX_HISTORY, MAX_K, MAX_QUESTION_CHARS
 
 from .conftest import ROOT, SCHEMATHESIS_CASES, free_port
 
@@ -125,8 +125,8 @@ _BAD_JSON = [
     ("punctuation only", {"question": "?!?..."}, 422, "please ask a question about the article"),
     ("control characters only", {"question": "\x01\x02\x1b"}, 422, "please ask a question about the article"),
     ("question over the limit", {"question": "a" * 2001}, 422, "is 2,001 characters; the limit is 2,000"),
-    ("question not a string", {"question": 42}, 422, "question: must be a string"),
-    ("question null", {"question": None}, 422, "question: must be a string, not null"),
+    ("question not a string", {"question": 42}, 422, "question: must be text, not a number"),
+    ("question null", {"question": None}, 422, "question: must be text, not null"),
     ("NUL in the question", {"question": "japan\x00 exercises"}, 422, "NUL"),
     ("k zero", {"question": QUESTION, "k": 0}, 422, "k: must be a whole number from 1 to 10, not 0"),
     ("k negative", {"question": QUESTION, "k": -1}, 422, "k: must be a whole number from 1 to 10, not -1"),
@@ -140,9 +140,9 @@ _BAD_JSON = [
     ("history too long", {"question": QUESTION, "history": ["a"] * 21}, 422, "has 21 items; the limit is 20"),
     ("history of 10,000 turns", {"question": QUESTION, "history": ["q"] * 10_000}, 422, "has 10,000 items"),
     ("history not a list", {"question": QUESTION, "history": "abc"}, 422, "history: must be a list"),
-    ("history item not text", {"question": QUESTION, "history": ["ok", 3]}, 422, "history[1]: must be a string"),
+    ("history item not text", {"question": QUESTION, "history": ["ok", 3]}, 422, "history[1]: must be text"),
     ("history item too long", {"question": QUESTION, "history": ["a" * 2001]}, 422, "history[0]: is 2,001 characters"),
-    ("NUL in history", {"question": QUESTION, "history": ["a\x00b"]}, 422, "history item contains a NUL"),
+    ("NUL in history", {"question": QUESTION, "history": ["a\x00b"]}, 422, "history[0]: contains a NUL"),
     ("unknown field", {"question": QUESTION, "index": "/etc"}, 422, 'unknown field "index"'),
     ("body is an array", [QUESTION], 422, "must be a JSON object"),
     ("body is a string", QUESTION, 422, "must be a JSON object"),
@@ -346,9 +346,9 @@ class _Slow:
         self.bot = bot
         self.delay = delay
 
-    def ask(self, *args, **kwargs):
+    def reply(self, request):
         time.sleep(self.delay)
-        return self.bot.ask(*args, **kwargs)
+        return self.bot.reply(request)
 
     def __getattr__(self, name):
         return getattr(self.bot, name)
@@ -359,7 +359,7 @@ def _in_process(assistant, **options):
     """create_app(assistant) (without the chat page) served by uvicorn in a thread; yields a client."""
     import uvicorn
 
-    from assistant.http import create_app
+    from assistant.server.app import create_app
 
     port = free_port()
     server = uvicorn.Server(
@@ -393,22 +393,22 @@ def test_overload_gets_503_with_retry_after(bot):
 class _Broken(_Slow):
     """The real assistant, except that some questions hit a bug whose message names a local file."""
 
-    def ask(self, question, *args, **kwargs):
-        if "boom" in question:
+    def reply(self, request):
+        if "boom" in request.question:
             raise RuntimeError("cannot read /home/someone/secret/index.faiss")
-        if "store" in question:
+        if "store" in request.question:
             raise IndexStoreError("no usable index in /home/someone/secret: rebuild it")
-        return self.bot.ask(question, *args, **kwargs)
+        return self.bot.reply(request)
 
 
-def test_unexpected_errors_are_503_without_details_and_logged(bot, capfd):
+def test_unexpected_errors_are_503_without_details_and_logged(bot, caplog):
     with _in_process(_Broken(bot, 0)) as c:
         for question in ("boom", "store"):
             response = ask(c, {"question": question})
             assert_clean_error(response, 503, "internal error, try again")
             assert response.headers["retry-after"] == "1" and "secret" not in response.text
         assert ask(c, {"question": QUESTION}).status_code == 200
-    logged = capfd.readouterr().err
+    logged = caplog.text
     assert "Traceback" in logged and "RuntimeError: cannot read /home/someone/secret/index.faiss" in logged
 
 
@@ -510,9 +510,9 @@ def test_a_busy_port_fails_at_once_with_one_line(server):
 
 
 def test_listening_socket_is_tcp_so_connections_get_nodelay():
-    from assistant.http import _listen
+    from assistant.server.serve import listen
 
-    sock = _listen("127.0.0.1", 0)
+    sock = listen("127.0.0.1", 0)
     try:
         assert sock.proto == socket.IPPROTO_TCP  # asyncio sets TCP_NODELAY on accepted sockets only then
     finally:

@@ -1,0 +1,100 @@
+"""The answer every surface renders, defined once: the Python objects, their JSON, and the OpenAPI schema.
+
+`Answer.to_dict()`, `assistant ask --json`, `POST /api/ask` and the chat page's `/ask` endpoint all give this JSON.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+WEAK_SCORE = 0.10
+"""Quotes after the first scoring below this rarely answer anything: replies name them without quoting them."""
+_EXAMPLE = (
+    "Last week, Japan conducted joint naval exercises with the U.S., Canada and the Philippines in the South China Sea."
+)
+_FROZEN = ConfigDict(frozen=True)
+
+
+class Highlight(BaseModel):
+    """The sentence of a passage that best answers the question; offsets index into the passage's `text`."""
+
+    model_config = _FROZEN
+
+    start: int = Field(description="Offset of the sentence's first character in `text`.", examples=[0])
+    end: int = Field(description="Offset just past the sentence's last character (`text[start:end]`).", examples=[114])
+    text: str = Field(description="The sentence itself, verbatim.", examples=[_EXAMPLE])
+
+
+class Passage(BaseModel):
+    """A paragraph of the article quoted verbatim, where it appears, and how well it answers."""
+
+    model_config = _FROZEN
+
+    paragraph: int = Field(description="1-based ¶ number of the first place the text appears.", examples=[8])
+    paragraphs: tuple[int, ...] = Field(description="Every ¶ number where this exact text appears.", examples=[[8, 14]])
+    text: str = Field(description="The paragraph, verbatim.", examples=[_EXAMPLE])
+    score: float = Field(
+        description="The probability that this passage holds the answer, from 0 to 1 (rounded to 4 places).",
+        examples=[0.8074],
+    )
+    highlight: Highlight
+
+    @property
+    def weak(self) -> bool:
+        """A quote after the first that rarely answers anything (WEAK_SCORE)."""
+        return self.score < WEAK_SCORE
+
+
+class Answer(BaseModel):
+    """The reply to one question: the same JSON as `Answer.to_dict()`, `assistant ask --json` and Gradio's /ask."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        populate_by_name=True,
+        serialize_by_alias=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": "what exercises did Japan join",
+                    "answer": f"{_EXAMPLE} (¶8, also ¶14)\n\nQuoted from the article:\n"
+                    f'¶8, also ¶14 (score 0.81): "{_EXAMPLE}"',
+                    "abstained": False,
+                    "passages": [
+                        {
+                            "paragraph": 8,
+                            "paragraphs": [8, 14],
+                            "text": _EXAMPLE,
+                            "score": 0.8074,
+                            "highlight": {"start": 0, "end": 114, "text": _EXAMPLE},
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+    question: str = Field(description="The question as understood: whitespace and control characters tidied.")
+    text: str = Field(alias="answer", description="The reply as plain text: the answering sentence, then the quotes.")
+    abstained: bool = Field(
+        description="True when the article does not answer; `passages` then holds at most the closest one."
+    )
+    passages: tuple[Passage, ...] = Field(description="Quoted passages, best first (at most k).")
+
+    @property
+    def cited(self) -> tuple[Passage, ...]:
+        """The passages the answer really quotes (none if it abstained): see split_quotes."""
+        return () if self.abstained else split_quotes(self.passages)[0]
+
+    @property
+    def weaker(self) -> tuple[Passage, ...]:
+        """The passages after the first that are named, not quoted (weak matches)."""
+        return () if self.abstained else split_quotes(self.passages)[1]
+
+    def to_dict(self) -> dict:
+        """The JSON shape shared by the CLI, the HTTP API and the Gradio endpoint."""
+        return self.model_dump(mode="json")
+
+
+def split_quotes(passages: tuple[Passage, ...]) -> tuple[tuple[Passage, ...], tuple[Passage, ...]]:
+    """(quoted, named only): the first passage and every other that is not weak are quoted; weak ones are named."""
+    return passages[:1] + tuple(p for p in passages[1:] if not p.weak), tuple(p for p in passages[1:] if p.weak)

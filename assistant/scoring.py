@@ -1,0 +1,153 @@
+"""Scoring policy: the fitted calibration, and every formula that reads it. The engine and bench/tune.py (which
+fits the numbers) both call these, so what is fitted is what runs.
+
+- fusion: signals standardized over the article's passages, summed with fitted weights;
+- sentence choice: standardized sentence signals plus whether the sentence holds the kind of answer asked;
+- answerability: a logistic model on the best passage's signals, plus a second term for follow-ups;
+- abstention: a threshold fitted at two article sizes, interpolated in log(passages);
+- questions about the article itself: answered from its metadata lines unless the content answers them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .retrieve import Ranking
+
+CALIBRATION: dict = json.loads(Path(__file__).with_name("calibration.json").read_text(encoding="utf-8"))
+"""Every fitted number, written by bench/tune.py on SQuAD dev (it records the command and the data)."""
+
+PASSAGE_FEATURES = ("dense_sentence", "late", "late_sentence", "bm25", "bm25_sentence", "e5")
+SENTENCE_FEATURES = ("dense", "late", "bm25")
+ANSWERABLE_FEATURES = ("dense_sentence", "late", "late_sentence", "coverage", "dense_sentence_mean", "late_mean")
+FOLLOW_UP_FEATURES = ("kind_missing", "previous", "same_passage")
+
+
+def standardize(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """z-scores over the masked rows (all rows without a mask); the others get the lowest score."""
+    values = x if mask is None else x[mask]
+    spread = values.std() if len(values) > 1 else 0.0
+    z = (x - values.mean()) / (spread if spread > 1e-9 else 1.0)
+    return z if mask is None else np.where(mask, z, -1e3)
+
+
+def passage_weights(with_e5: bool, calibration: dict = CALIBRATION) -> dict[str, float]:
+    """The fusion weights for an index with e5 passage vectors, or without them (long articles)."""
+    return calibration["passage"]["weights" if with_e5 else "weights_without_e5"]
+
+
+def fuse(signals: Mapping[str, np.ndarray], weights: Mapping[str, float], mask: np.ndarray) -> np.ndarray:
+    """The fused passage score: each signal standardized over the masked (scored) passages, weighted, summed."""
+    return sum(weights[f] * standardize(signals[f], mask) for f in signals)
+
+
+def share(fused: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Share of belief per passage among the masked ones (a softmax; the others get 0)."""
+    e = np.where(mask, np.exp(fused - fused[mask].max()), 0.0)
+    return e / e.sum()
+
+
+# ---- answerability ----------------------------------------------------------------------------------------------
+
+
+def answerable_features(passage: Mapping[str, np.ndarray], top: int, coverage: float,
+                        content: np.ndarray) -> dict[str, float]:  # fmt: skip
+    """What the answerability model reads: the best passage's signals, the share of the question's content words the
+    article knows, and how well the article matches on average (a question that matches every passage a little,
+    matches none in particular)."""
+    x = {f: float(v[top]) for f, v in passage.items()}
+    x["coverage"] = coverage
+    for f in ("dense_sentence", "late"):
+        x[f"{f}_mean"] = float(passage[f][content].mean())
+    return x
+
+
+def content_log_odds(ranking: Ranking, calibration: dict = CALIBRATION) -> float:
+    """Log-odds that the article answers, from its best passage alone (fitted on self-contained questions)."""
+    model = calibration["answerable"]
+    x = answerable_features(ranking.passage, ranking.order[0], ranking.coverage, ranking.content)
+    return model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
+
+
+def follow_up_features(ranking: Ranking, calibration: dict = CALIBRATION) -> dict[str, float]:
+    """What a follow-up's conversation says about its answer, beyond the words it borrows from the question before:
+
+    - kind_missing: it asks for a kind of answer (a time, a place, a number, a name) that the sentence it would
+      quote does not hold ("How many ships did they send?" of a sentence without a number);
+    - previous: the log-odds that the article answered the question before (a follow-up on a question the
+      article does not answer is rarely answered either);
+    - same_passage: its best passage is the one the question before was answered from, where conversations
+      mostly stay.
+    """
+    top, previous = ranking.order[0], ranking.previous
+    held = ranking.sentence_kinds[ranking.first_sentence[top] + best_sentence(ranking, top, calibration)]
+    return {
+        "kind_missing": float(ranking.asks.any() and not held @ ranking.asks > 0),
+        "previous": log_odds(previous, calibration),
+        "same_passage": float(top == previous.order[0]),
+    }
+
+
+def log_odds(ranking: Ranking, calibration: dict = CALIBRATION) -> float:
+    """Log-odds that the article answers: how well its best passage matches, and for a follow-up, what the
+    conversation adds."""
+    logit = content_log_odds(ranking, calibration)
+    if ranking.previous is not None:
+        model = calibration["follow_up"]
+        x = follow_up_features(ranking, calibration)
+        logit += model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
+    return logit
+
+
+def answerability(ranking: Ranking, calibration: dict = CALIBRATION) -> float:
+    """Probability that the article answers the question at all."""
+    return float(1.0 / (1.0 + np.exp(-log_odds(ranking, calibration))))
+
+
+def threshold(passages: int, calibration: dict = CALIBRATION) -> float:
+    """The answerability below which to abstain, for an article of this many passages: fitted at two sizes
+    (news-sized and whole SQuAD articles) and interpolated in log(passages), since the best of more passages
+    matches better by chance."""
+    (n0, t0), (n1, t1) = calibration["answerable"]["thresholds"]
+    return float(np.interp(np.log(max(passages, 1)), [np.log(n0), np.log(n1)], [t0, t1]))
+
+
+def about_article(ranking: Ranking, answerable: float, calibration: dict = CALIBRATION) -> bool:
+    """Is this a question about the article itself, to answer from its metadata lines? It must resemble one
+    (retrieve.Retriever.meta_similarity) and the content must not answer it confidently."""
+    meta = calibration["meta"]
+    return ranking.meta_similarity >= meta["threshold"] and answerable < meta["unless_content_above"]
+
+
+# ---- the answering sentence -------------------------------------------------------------------------------------
+
+
+def sentence_features(sentence: Mapping[str, np.ndarray], holds_kind: np.ndarray) -> dict[str, np.ndarray]:
+    """What sentence choice reads for the sentences of one passage: each signal standardized among them, and
+    whether each holds the kind of answer the question asks for."""
+    return {f: standardize(sentence[f]) for f in SENTENCE_FEATURES} | {"answer_type": holds_kind}
+
+
+def sentence_scores(features: Mapping[str, np.ndarray], calibration: dict = CALIBRATION) -> np.ndarray:
+    score = np.zeros(len(features["answer_type"]))
+    for f, w in calibration["sentence"]["weights"].items():
+        score += w * features[f]
+    return score
+
+
+def best_sentence(ranking: Ranking, passage: int, calibration: dict = CALIBRATION) -> int:
+    """Index (within the passage) of the sentence that best answers."""
+    first = int(ranking.first_sentence[passage])
+    count = ranking.sentence_counts[passage]
+    if count == 1:
+        return 0
+    rows = slice(first, first + count)
+    holds = ranking.sentence_kinds[rows] @ ranking.asks > 0
+    features = sentence_features({f: ranking.sentence[f][rows] for f in SENTENCE_FEATURES}, holds)
+    return int(np.argmax(sentence_scores(features, calibration)))

@@ -1,0 +1,76 @@
+"""The assistant as the server shares it: one question at a time, with a bounded queue in front for the HTTP API."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from ..api import Assistant
+from ..question import DEFAULT_K, AskRequest
+from ..schema import Answer
+from .errors import Busy
+
+MAX_WAITING = 64
+"""Questions that may wait for the engine at once; more get 503 at once rather than a growing queue."""
+MAX_WAIT_SECONDS = 10.0
+"""How long one question may wait for the engine before it gets 503."""
+
+
+class Engine:
+    """The assistant behind one lock. One question at a time: onnxruntime and e5 already use every core for one
+    question, so two side by side would not be faster, and a bounded wait turns overload into a quick 503 instead of
+    a growing pile of threads."""
+
+    def __init__(self, assistant: Assistant, *, max_waiting: int = MAX_WAITING, max_wait: float = MAX_WAIT_SECONDS):
+        self.assistant = assistant
+        self.lock = threading.Lock()
+        self.max_waiting = max_waiting
+        self.max_wait = max_wait
+        self.waiting = 0
+        self._turn: Any = None  # anyio.Lock, made inside the event loop
+
+    def ask(self, question: str, history: Sequence[str] | None = None, k: int = DEFAULT_K) -> Answer:
+        """Assistant.ask under the lock (the chat page's handlers call this from Gradio's worker threads)."""
+        with self.lock:
+            return self.assistant.ask(question, history, k)
+
+    async def reply(self, request: AskRequest) -> Answer:
+        """Wait in the event loop (not in a thread) for our turn, then answer in a worker thread; Busy when too many
+        wait or the wait is too long."""
+        import anyio
+        import anyio.to_thread
+
+        if self._turn is None:
+            self._turn = anyio.Lock()
+        if self.waiting >= self.max_waiting:
+            raise Busy
+        self.waiting += 1
+        try:
+            with anyio.move_on_after(self.max_wait) as waited:
+                await self._turn.acquire()
+        finally:
+            self.waiting -= 1
+        if waited.cancelled_caught:
+            raise Busy
+        try:
+            return await anyio.to_thread.run_sync(self._reply, request)
+        finally:
+            self._turn.release()
+
+    def _reply(self, request: AskRequest) -> Answer:
+        with self.lock:
+            return self.assistant.reply(request)
+
+
+class Serialized:
+    """What the chat page gets: the assistant, with ask() taking the engine's lock."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+
+    def ask(self, question: str, history: Sequence[str] | None = None, k: int = DEFAULT_K) -> Answer:
+        return self._engine.ask(question, history, k)
+
+    def __getattr__(self, name: str):
+        return getattr(self._engine.assistant, name)

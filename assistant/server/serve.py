@@ -1,0 +1,74 @@
+"""Serving: the listening socket (bound before the index loads, so a busy port fails in a second), and uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from pathlib import Path
+
+from ..api import Assistant
+from ..errors import AssistantError
+from . import HOST, PORT
+from .app import create_app
+
+log = logging.getLogger("assistant")
+
+
+def serve(
+    *,
+    article: Path | None = None,
+    index_dir: Path | None = None,
+    model: str | None = None,
+    host: str = HOST,
+    port: int = PORT,
+) -> None:
+    """Load (or build) the article's index, then serve the page and the API until interrupted."""
+    import uvicorn
+
+    listener = listen(host, port)  # before loading: a busy port fails in a second, not after indexing
+    assistant = Assistant.from_article(article, index_dir, model, progress=True)
+    app = create_app(assistant, chat="later")
+    bound = listener.getsockname()
+    url = f"http://{_url_host(host)}:{bound[1]}"
+    log.info("API on %s/api (docs at %s/docs); the chat page at %s follows in a few seconds", url, url, url)
+    if not _is_loopback(host):
+        log.warning("listening on %s: anyone who can reach it can use it (no login)", host)
+    config = uvicorn.Config(app, log_level="warning", server_header=False, timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or an AssistantError saying how to pick another port."""
+    sock = None
+    try:
+        # proto must be IPPROTO_TCP, not 0 (as socket.create_server leaves it): asyncio sets TCP_NODELAY on
+        # accepted connections only then, and without it every kept-alive request waits ~40 ms (Nagle).
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except socket.gaierror as e:
+        raise AssistantError(f"cannot listen on {host!r} ({e.strerror}): pass --host 127.0.0.1 or an address") from None
+    except OSError as e:
+        if sock is not None:
+            sock.close()
+        raise AssistantError(
+            f"cannot listen on {host}:{port} ({e.strerror or e}): is another server using it? Pass --port N"
+        ) from None
+    return sock
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
