@@ -3,17 +3,15 @@ each quoted passage, and the reply's plain text. No I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from .article import Chunk
+from .article import Article
 from .retrieve import Ranking
-from .schema import WEAK_SCORE, Answer, Highlight, Passage, split_quotes
+from .schema import WEAK_SCORE, Answer, ArticleInfo, Highlight, Passage, split_quotes
 from .scoring import CALIBRATION, about_article, answerability, best_sentence, share, threshold
 
 NOT_COVERED = "The article does not answer this question."
 
 
-def decide(question: str, ranking: Ranking, chunks: Sequence[Chunk], k: int, calibration: dict = CALIBRATION) -> Answer:
+def decide(question: str, ranking: Ranking, article: Article, k: int, calibration: dict = CALIBRATION) -> Answer:
     """Quote the k best passages with their answering sentences, or abstain when the article does not answer.
 
     A question about the article itself ("Which agency is this from?") is answered from its metadata
@@ -26,16 +24,16 @@ def decide(question: str, ranking: Ranking, chunks: Sequence[Chunk], k: int, cal
     belief = share(ranking.fused, ranking.content)
     passages = []
     for i in order[:k]:
-        chunk = chunks[i]
+        chunk = article.chunks[i]
         start, end = chunk.sentences[best_sentence(ranking, i, calibration)]
         score = ranking.meta_similarity if chunk.metadata else float(belief[i] * answerable)
         passages.append(Passage(paragraph=chunk.paragraph, paragraphs=chunk.paragraphs, text=chunk.text,
                                 score=round(score, 4), highlight=Highlight(start=start, end=end,
                                                                            text=chunk.text[start:end])))  # fmt: skip
-    return compose(question, passages, abstained)
+    return compose(question, passages, abstained, ArticleInfo.of(article))
 
 
-def compose(question: str, passages: list[Passage], abstained: bool) -> Answer:
+def compose(question: str, passages: list[Passage], abstained: bool, article: ArticleInfo | None = None) -> Answer:
     """Build the Answer and its plain-text reply: the answering sentence first, then the quotes."""
     if abstained:
         passages = passages[:1]
@@ -48,7 +46,8 @@ def compose(question: str, passages: list[Passage], abstained: bool) -> Answer:
         lines += [_quote(p) for p in cited]
         if weaker:
             lines += ["", "Weaker matches: " + "; ".join(f"{place(p)} (score {p.score:.2f})" for p in weaker)]
-    return Answer(question=question, text="\n".join(lines), passages=tuple(passages), abstained=abstained)
+    return Answer(question=question, text="\n".join(lines), passages=tuple(passages), abstained=abstained,
+                  article=article)
 
 
 def place(passage: Passage, sep: str = ", ", shown: int = 5) -> str:

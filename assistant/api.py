@@ -9,7 +9,7 @@ from . import store
 from .answer import decide
 from .article import Article, read_article
 from .embed import E5, Embedder, load_e5, load_embedder
-from .errors import IndexStoreError, QuestionError
+from .errors import IndexStoreError, QuestionError, UnknownArticle
 from .question import DEFAULT_K, AskRequest
 from .retrieve import Retriever
 from .schema import Answer
@@ -71,14 +71,17 @@ class Assistant:
     def article(self) -> Article:
         return self.index.article
 
-    def ask(self, question: str, history: Sequence[str] | None = None, k: int = DEFAULT_K) -> Answer:
-        """Answer a question, quoting up to k passages; history lists the earlier questions of the chat.
-        QuestionError says what is wrong with a question that cannot be asked."""
-        return self.reply(AskRequest.of(question, history, k))
+    def ask(self, question: str, history: Sequence[str] | None = None, k: int = DEFAULT_K,
+            article: str | None = None) -> Answer:  # fmt: skip
+        """Answer a question, quoting up to k passages; history lists the earlier questions of the chat; article, if
+        given, must be this article's id. QuestionError says what is wrong with a question that cannot be asked."""
+        return self.reply(AskRequest.of(question, history, k, article))
 
     def reply(self, request: AskRequest) -> Answer:
-        """Answer a request already validated (the HTTP API receives one)."""
+        """Answer a request already validated (the HTTP API receives one); it must be about this article."""
+        if request.article not in (None, self.article.id):
+            raise UnknownArticle(f"this assistant answers about article {self.article.id}, not {request.article}")
         if not self.embedder.recognizes(request.question):
             raise QuestionError("question: has no word the model knows; please ask a question about the article")
         ranking = self.retriever.rank(request.question, list(request.history))
-        return decide(request.question, ranking, self.index.chunks, request.k)
+        return decide(request.question, ranking, self.article, request.k)

@@ -1,4 +1,5 @@
-"""Reading an article: paragraphs with ¶ numbers and offsets, repeats collapsed, metadata lines, sentences."""
+"""Reading an article: its text and metadata (formats/), paragraphs with ¶ numbers and offsets, repeats collapsed,
+metadata lines, sentences."""
 
 from __future__ import annotations
 
@@ -15,16 +16,22 @@ MAX_ARTICLE_BYTES = 10_000_000
 model on a 2-CPU VM (5 MB: about 12 minutes; 10 MB: about 25), sentence splitting alone at about 0.4 MB/s;
 repeated paragraphs are embedded once (a 5 MB article of repeats indexes in a second or two)."""
 
-SPLITTING = {"paragraphs": "lines-or-blocks/1", "sentences": "syntok/1", "repeats": "nfkc-quotes-space/1"}
+SPLITTING = {"paragraphs": "lines-or-blocks/1", "sentences": "syntok/1", "repeats": "nfkc-quotes-space/1",
+             "formats": "documents/1"}
 """Recorded in the index manifest: changing how text is split invalidates every built index."""
 
 _LINE = re.compile(r"[^\r\n]+")
 _WRAP_WIDTH = 100
 _METADATA = re.compile(
     r"(?P<label>source|sources|via|credit|reporting by|writing by|editing by|additional reporting by)"
-    r"\s*[:\-\u2013\u2014]?\s+(?P<value>\S.{0,150})",
+    r"\s*[:\-\u2013\u2014]?\s+(?P<value>\S.{0,150})"
+    r"|(?P<named>author|authors|published|date):\s+(?P<named_value>\S.{0,150})",
     re.IGNORECASE,
 )
+_FIELDS = {"source": "source", "sources": "source", "via": "source", "reporting by": "author", "writing by": "author",
+           "additional reporting by": "author", "author": "author", "authors": "author", "published": "date",
+           "date": "date", "credit": "credit", "editing by": "credit"}  # fmt: skip
+"""What each metadata line's label says: the source, the author or the date of the article."""
 _QUOTES = str.maketrans(
     {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
      "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
@@ -59,24 +66,35 @@ class Chunk:
 
 @dataclass(frozen=True, slots=True)
 class Article:
-    """A parsed article. Offsets index into `text`, the file's content without its BOM."""
+    """A parsed article. Offsets index into `text`: for a text file its content without its BOM; for HTML, PDF, DOCX
+    and Markdown the text a reader sees (formats.Document.text), then lines for the metadata it does not show
+    ("Author: Jane Doe", "Published: 2024-03-01", "Source: Example News"). sha256 is that of the file's bytes."""
 
     name: str
     text: str
     sha256: str
     paragraphs: tuple[Paragraph, ...]
     chunks: tuple[Chunk, ...]
-    title: str | None
-    source: str | None
+    title: str | None = None
+    source: str | None = None
+    author: str | None = None
+    date: str | None = None
+    url: str | None = None
+    format: str = "text"
+
+    @property
+    def id(self) -> str:
+        """The article's id in a library: the start of its content's sha256."""
+        return self.sha256[:16]
 
 
 def read_article(path: str | Path) -> Article:
-    """Read and parse a UTF-8 text or Markdown file; raise ArticleError saying what to fix."""
+    """Read and parse an article file (news HTML, PDF, DOCX, Markdown or UTF-8 text); ArticleError says what to fix."""
     path = Path(path)
     if not path.exists():
-        raise ArticleError(f"article {path} does not exist: give the path of a UTF-8 text file")
+        raise ArticleError(f"article {path} does not exist: give the path of a news page, PDF, DOCX or text file")
     if path.is_dir():
-        raise ArticleError(f"article {path} is a folder: give the path of a UTF-8 text file inside it")
+        raise ArticleError(f"article {path} is a folder: give the path of a file inside it")
     try:
         size = path.stat().st_size
         if size > MAX_ARTICLE_BYTES:
@@ -90,29 +108,37 @@ def read_article(path: str | Path) -> Article:
 
 
 def parse_article(data: bytes | str, *, name: str = "article") -> Article:
-    """Parse article content (bytes are decoded as UTF-8, BOM tolerated)."""
+    """Parse article content: bytes in any supported format (detected from the content, formats.read_document), or
+    a str of plain text."""
+    from .formats import Document, read_document
+
     if isinstance(data, bytes):
         sha = hashlib.sha256(data).hexdigest()
-        if b"\x00" in data:
-            raise ArticleError(f"article {name} looks binary (it contains NUL bytes): give a UTF-8 text file")
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise ArticleError(
-                f"article {name} is not valid UTF-8 (byte {e.start}): save it as UTF-8 text and try again"
-            ) from None
+        document = read_document(data, name)
     else:
         text = data.removeprefix("\ufeff")
         sha = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
         if "\x00" in text:
             raise ArticleError(f"article {name} contains NUL characters: give plain text")
-    paragraphs = split_paragraphs(text)
+        document = Document(text=text, format="text")
+    paragraphs = split_paragraphs(document.text)
     if not paragraphs:
         raise ArticleError(f"article {name} has no text: give a file with at least one paragraph")
+    shown = {f: v for p in _trailing_metadata(paragraphs) for f, v in [metadata_field(p.text)] if f}
+    text = document.text
+    lines = [f"{label}: {value}" for field, label, value in
+             (("author", "Author", document.author), ("date", "Published", document.date),
+              ("source", "Source", document.source)) if value and field not in shown]  # fmt: skip
+    if lines:  # metadata the text does not show becomes lines of its own at the end, as "Source: Reuters" is
+        text = text.rstrip() + "\n" + "\n".join(" ".join(line.split()) for line in lines) + "\n"
+        paragraphs = split_paragraphs(text)
     metadata = _trailing_metadata(paragraphs)
-    source = next((m.group("value").strip() for p in metadata if (m := _METADATA.fullmatch(p.text))
-                   and m.group("label").lower() in ("source", "sources", "via")), None)  # fmt: skip
-    title = paragraphs[0].text.lstrip("#").strip() if paragraphs[0].text.startswith("# ") else None
+    fields = {f: v for p in metadata for f, v in [metadata_field(p.text)] if f} | {
+        f: v for f in ("author", "date", "source") if (v := getattr(document, f))
+    }
+    title = document.title
+    if title is None and paragraphs[0].text.startswith("# "):
+        title = paragraphs[0].text.lstrip("#").strip()
     return Article(
         name=name,
         text=text,
@@ -120,8 +146,22 @@ def parse_article(data: bytes | str, *, name: str = "article") -> Article:
         paragraphs=tuple(paragraphs),
         chunks=collapse_repeats(paragraphs, metadata={p.number for p in metadata}),
         title=title,
-        source=source,
+        source=fields.get("source"),
+        author=fields.get("author"),
+        date=fields.get("date"),
+        url=document.url,
+        format=document.format,
     )
+
+
+def metadata_field(text: str) -> tuple[str | None, str | None]:
+    """("source", "Reuters") for "Source: Reuters", ("author", ...) for "Writing by ...", ("date", ...) for
+    "Published: ..."; (None, None) for a line that is not metadata."""
+    m = _METADATA.fullmatch(text)
+    if m is None:
+        return None, None
+    label = (m.group("label") or m.group("named")).lower()
+    return _FIELDS[" ".join(label.split())], (m.group("value") or m.group("named_value")).strip()
 
 
 def split_paragraphs(text: str) -> list[Paragraph]:

@@ -8,8 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
-from .errors import AssistantError
+from .errors import ArticleError, AssistantError
 from .question import DEFAULT_K, MAX_K
+
+FORMATS = "news page (.html), PDF, Word (.docx), Markdown or text"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,24 +48,45 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="build (or refresh) the index of an article")
-    p.add_argument("article", nargs="?", type=Path, help="UTF-8 text or Markdown file (default: the bundled article)")
+    p.add_argument("article", nargs="?", type=Path, help=f"{FORMATS} file (default: the bundled article)")
     p.add_argument(
         "--index", type=Path, metavar="DIR", help="index folder (default: ARTICLE's name + .index, beside it)"
     )
     p.add_argument("--model", metavar="M", help="sentence-transformers model name or folder")
     p.set_defaults(run=_index)
 
-    p = sub.add_parser("ask", help="ask a question about the article")
-    p.add_argument("question")
+    p = sub.add_parser(
+        "ask",
+        help="ask a question about the article",
+        description="Ask a question; the reply quotes the paragraphs that answer it, or says the article does not.",
+    )
+    p.add_argument("question", help='the question, in quotes: "what exercises did Japan join"')
     where = p.add_mutually_exclusive_group()
     where.add_argument("--index", type=Path, metavar="DIR", help="a built index folder")
-    where.add_argument("--article", type=Path, metavar="FILE", help="an article (indexed on first use)")
-    p.add_argument("--model", metavar="M", help="model for --article (default: all-MiniLM-L6-v2)")
+    where.add_argument(
+        "--article",
+        metavar="FILE|URL|ID",
+        help=f"the article to ask: a {FORMATS} file (indexed beside it on first use), an http(s) URL (fetched "
+        "and kept in the library), or the id of an article in the library (assistant list); default: the bundled one",
+    )
+    p.add_argument("--model", metavar="M", help="model for --article FILE (default: all-MiniLM-L6-v2)")
+    p.add_argument("--library", type=Path, metavar="DIR", help="the library folder (default: index/library)")
     p.add_argument("-k", type=int, default=DEFAULT_K, metavar="N",
                    help=f"passages to quote, 1-{MAX_K} (default {DEFAULT_K})")  # fmt: skip
     p.add_argument("--history", action="append", default=[], metavar="Q", help="an earlier question (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
     p.set_defaults(run=_ask)
+
+    p = sub.add_parser("add", help="add an article to the library: a file or an http(s) URL")
+    p.add_argument("source", metavar="FILE|URL", help=f"a {FORMATS} file, or the URL of one")
+    p.add_argument("--library", type=Path, metavar="DIR", help="the library folder (default: index/library)")
+    p.add_argument("--json", action="store_true", help="print the article's entry as JSON")
+    p.set_defaults(run=_add)
+
+    p = sub.add_parser("list", help="list the articles in the library")
+    p.add_argument("--library", type=Path, metavar="DIR", help="the library folder (default: index/library)")
+    p.add_argument("--json", action="store_true", help="print the entries as JSON")
+    p.set_defaults(run=_list)
 
     p = sub.add_parser("serve", help="serve the chat page and the JSON API (same as python ui.py)")
     _serve_options(p)
@@ -79,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve_options(p: argparse.ArgumentParser) -> None:
+    import os
+
     from .server import HOST, PORT
 
     p.add_argument("--article", type=Path, metavar="FILE", help="article to chat about (default: the bundled one)")
@@ -86,6 +111,11 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="M", help="sentence-transformers model name or folder")
     p.add_argument("--host", default=HOST, help=f"address to bind (default {HOST}: this machine only)")
     p.add_argument("--port", type=int, default=PORT, help=f"port (default {PORT})")
+    p.add_argument("--library", type=Path, metavar="DIR", help="folder of added articles (default: beside the index)")
+    p.add_argument("--allow-private-urls", action="store_true",
+                   help="let users fetch links on this machine or its private network (for tests only)")  # fmt: skip
+    p.add_argument("--api-key", metavar="KEY", default=os.environ.get("ASSISTANT_API_KEY") or None,
+                   help="require 'Authorization: Bearer KEY' on /api, /v1 (default $ASSISTANT_API_KEY)")  # fmt: skip
 
 
 def _index(args) -> None:
@@ -102,11 +132,18 @@ def _index(args) -> None:
 
 def _ask(args) -> None:
     from .api import Assistant
+    from .question import ARTICLE_ID
 
+    source = args.article
     if args.index:
         bot = Assistant.load(args.index)
+    elif source and (_is_url(source) or (ARTICLE_ID.fullmatch(source) and not Path(source).exists())):
+        library = _library(args)
+        article_id = library.add_url(source)[0].id if _is_url(source) else source
+        library.wait(article_id)
+        bot = library.get(article_id)
     else:
-        bot = Assistant.from_article(args.article, model=args.model, progress=not args.json)
+        bot = Assistant.from_article(source, model=args.model, progress=not args.json)
     answer = bot.ask(args.question, history=args.history, k=args.k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
@@ -114,10 +151,56 @@ def _ask(args) -> None:
         print(answer.text)
 
 
+def _add(args) -> None:
+    library = _library(args)
+    if _is_url(args.source):
+        entry, new = library.add_url(args.source)
+    else:
+        path = Path(args.source)
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise ArticleError(f"{path} cannot be read ({e.strerror}): give the path of an article file") from None
+        entry, new = library.add(data, path.name)
+    library.wait(entry.id)
+    entry = library.entry(entry.id)
+    if args.json:
+        print(json.dumps(entry.model_dump(mode="json"), ensure_ascii=False))
+        return
+    said = "added" if new else "already in the library"
+    print(f"{said}: {entry.id}  {entry.title or entry.name}  ({entry.format}, {entry.paragraphs} paragraphs)")
+    print(f'ask it: assistant ask "..." --article {entry.id}')
+
+
+def _list(args) -> None:
+    entries = _library(args).entries()
+    if args.json:
+        print(json.dumps([e.model_dump(mode="json") for e in entries], ensure_ascii=False))
+        return
+    for e in entries:
+        when = e.date or "-"
+        print(f"{e.id}  {when:<10}  {e.format:<8}  {e.paragraphs:>4} ¶  {e.title or e.name}"
+              + ("  (default)" if e.default else ""))  # fmt: skip
+
+
+def _library(args):
+    """The library of the bundled article (or --library DIR), showing indexing progress on stderr."""
+    from .api import DEFAULT_ARTICLE, Assistant
+    from .library import Library, default_folder
+
+    default = Assistant.from_article(DEFAULT_ARTICLE)
+    return Library(default, args.library or default_folder(default.index_dir), progress_bars=not args.json)
+
+
+def _is_url(text: str) -> bool:
+    return text.lower().startswith(("http://", "https://"))
+
+
 def _serve(args) -> None:
     from .server.serve import serve
 
-    serve(article=args.article, index_dir=args.index, model=args.model, host=args.host, port=args.port)
+    serve(article=args.article, index_dir=args.index, model=args.model, host=args.host, port=args.port,
+          library=args.library, allow_private_urls=args.allow_private_urls, api_key=args.api_key)  # fmt: skip
 
 
 def _eval(args) -> None:

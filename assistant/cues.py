@@ -92,13 +92,28 @@ META_QUESTIONS = (
     "Where is this story from?",
     "Which newspaper reported this?",
     "Who is the author of this piece?",
+    "When was this article published?",
 )
 """Prototypes of questions about the article itself, answered from its metadata lines ("Source: Reuters")."""
 _ABOUT_ARTICLE = re.compile(
-    r"\b(article|story|piece|sources?|author|wrote|written|writer|publication|publisher|outlet|agency|wire)\b"
-    r"|\bthis (newspaper|paper|report|news)\b|\b(reported|published) this\b",
+    r"\b(article|story|piece|sources?|author|wrote|written|writer|publication|publisher|outlet|agency|wire|byline)\b"
+    r"|\bthis (newspaper|paper|report|news)\b|\b(reported|published) this\b"
+    r"|\bwhen was (it|this) (published|written|posted|reported)\b|\bpublish(ed|ing)? (date|on)\b",
     re.IGNORECASE,
 )
+_ASKS_FIELD = {
+    "date": re.compile(r"\bwhen\b|\bdate\b|\bdated\b|\bday\b|\byear\b", re.IGNORECASE),
+    "author": re.compile(
+        r"\bwho\b.*\b(wrote|written|write|author|byline)\b|\b(author|writer|byline|journalist|reporter)\b",
+        re.IGNORECASE,
+    ),
+}
+
+
+def asked_field(question: str) -> str:
+    """Which metadata line a question about the article wants: "date" ("When was it published?"), "author" ("Who
+    wrote this?"), or else "source" ("Which agency is this from?")."""
+    return next((field for field, cue in _ASKS_FIELD.items() if cue.search(question)), "source")
 
 
 def names_the_article(question: str) -> bool:

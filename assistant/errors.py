@@ -19,3 +19,11 @@ class ModelError(AssistantError):
 
 class IndexStoreError(AssistantError):
     """The index folder cannot be read or written (and cannot be rebuilt in place)."""
+
+
+class LibraryError(AssistantError):
+    """The library cannot do what was asked (delete the default article, store a file)."""
+
+
+class UnknownArticle(LibraryError):
+    """No article in the library has this id."""

@@ -7,6 +7,7 @@ its JSON body, and both report a refusal with `describe` (so a rule has one mess
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -21,6 +22,8 @@ MAX_HISTORY = 20
 MAX_K = 10
 DEFAULT_K = 3
 EXAMPLE_QUESTION = "what exercises did Japan join"
+ARTICLE_ID = re.compile(r"[0-9a-f]{16}")
+"""An article's id in a library: the first 16 hex digits of the sha256 of its bytes (article.Article.id)."""
 _REFUSED = "refused"
 """The pydantic error type of every rule below; its message is the rule's own."""
 
@@ -79,6 +82,14 @@ def _history(value: object) -> tuple[str, ...]:
     return tuple(kept)
 
 
+def _article(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not ARTICLE_ID.fullmatch(value):
+        raise _refuse(f"must be an article id (16 hex digits, from GET /api/articles), not {_safe(value)}")
+    return value
+
+
 def _k(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_K:
         raise _refuse(f"must be a whole number from 1 to {MAX_K}, not {_safe(value)}")
@@ -125,11 +136,20 @@ class AskRequest(BaseModel):
         json_schema_extra={"minimum": 1, "maximum": MAX_K},
     )
 
+    article: Annotated[str | None, BeforeValidator(_article)] = Field(
+        default=None,
+        description="Which article to ask: an id from GET /api/articles. Default: the article the server started "
+        "with (the bundled one unless --article says otherwise).",
+        examples=["3f2a9c0d1b7e4a55"],
+        json_schema_extra={"pattern": ARTICLE_ID.pattern},
+    )
+
     @classmethod
-    def of(cls, question: object, history: object = None, k: object = DEFAULT_K) -> AskRequest:
+    def of(cls, question: object, history: object = None, k: object = DEFAULT_K,
+           article: object = None) -> AskRequest:  # fmt: skip
         """The request for these arguments, or QuestionError saying (as the HTTP API would) what is wrong."""
         try:
-            return cls(question=question, history=history, k=k)
+            return cls(question=question, history=history, k=k, article=article)
         except ValidationError as e:
             raise QuestionError(describe(e.errors())) from None
 

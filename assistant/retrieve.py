@@ -22,6 +22,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from . import cues
+from .article import metadata_field
 from .embed import E5, Embedder
 from .scoring import CALIBRATION, fuse, passage_weights
 from .store import Index
@@ -122,6 +123,7 @@ class Retriever:
         self.first_sentence = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self.content = np.array([not c.metadata for c in chunks])
         self.metadata = [i for i, c in enumerate(chunks) if c.metadata]
+        self.metadata_fields = {i: metadata_field(chunks[i].text)[0] for i in self.metadata}
         token_sentence = index.token_info[:, 1].astype(np.int64)
         self.token_bounds = np.searchsorted(token_sentence, np.arange(len(self.owner) + 1))  # sentence -> tokens
         self.exhaustive = len(chunks) <= EXHAUSTIVE_UP_TO
@@ -147,10 +149,17 @@ class Retriever:
         meta = self.meta_similarity(question, query.vector) if self.metadata else 0.0
         history = list(history)[-FOLLOW_UP_DEPTH:]
         if not (history and cues.is_follow_up(question, query.terms[0][0], query.content[0][0])):
-            return self.score(query, meta)
-        previous = self.rank(history[-1], history[:-1]).topic
-        mixed = query.plus(previous.query, self.calibration["follow_up"]["weight"])
-        return replace(self.score(mixed, meta), previous=previous)
+            ranking = self.score(query, meta)
+        else:
+            previous = self.rank(history[-1], history[:-1]).topic
+            mixed = query.plus(previous.query, self.calibration["follow_up"]["weight"])
+            ranking = replace(self.score(mixed, meta), previous=previous)
+        if self.metadata:  # the line a question about the article asks for (its date, author or source) first
+            field = cues.asked_field(question)
+            if field not in self.metadata_fields.values():  # "When was it published?" of an article with no date
+                return replace(ranking, meta_similarity=0.0)
+            ranking = replace(ranking, metadata=sorted(self.metadata, key=lambda i: self.metadata_fields[i] != field))
+        return ranking
 
     def score(self, query: Query, meta_similarity: float = 0.0) -> Ranking:
         """Every signal for every (candidate) passage, fused; metadata lines lead only for questions about the

@@ -45,6 +45,42 @@ class Passage(BaseModel):
         return self.score < WEAK_SCORE
 
 
+class ArticleInfo(BaseModel):
+    """Which article an answer quotes: its library id and what is known of it."""
+
+    model_config = _FROZEN
+
+    id: str = Field(description="The article's id: the first 16 hex digits of its content's sha256.",
+                    examples=["3f2a9c0d1b7e4a55"])  # fmt: skip
+    name: str = Field(description="The file name it was read from (or given when pasted).", examples=["article.txt"])
+    format: str = Field(description="What it was read as: html, pdf, docx, markdown or text.", examples=["text"])
+    title: str | None = Field(default=None, description="Its headline, when it has one.")
+    author: str | None = Field(default=None, description="Its byline, when known.", examples=["Jane Doe"])
+    date: str | None = Field(default=None, description="Its publication date, when known.", examples=["2024-03-01"])
+    source: str | None = Field(default=None, description="Its publisher or agency, when known.", examples=["Reuters"])
+    url: str | None = Field(default=None, description="Its canonical URL (news pages), when known.")
+    paragraphs: int = Field(description="How many ¶ it has.", examples=[15])
+
+    @classmethod
+    def of(cls, article) -> ArticleInfo:
+        """The info of an article.Article."""
+        return cls(id=article.id, name=article.name, format=article.format, title=article.title,
+                   author=article.author, date=article.date, source=article.source, url=article.url,
+                   paragraphs=len(article.paragraphs))  # fmt: skip
+
+
+class ArticleEntry(ArticleInfo):
+    """An article the library holds."""
+
+    added: str | None = Field(default=None, description="When it was added (UTC, ISO 8601); null for the default.")
+    default: bool = Field(default=False, description="The article the server started with (it cannot be deleted).")
+    complete: bool = Field(
+        default=True,
+        description="Whether answers use every signal; false for a few seconds after an upload, while the e5 passage "
+        "vectors are computed (answers come at once, from MiniLM and BM25).",
+    )
+
+
 class Answer(BaseModel):
     """The reply to one question: the same JSON as `Answer.to_dict()`, `assistant ask --json` and Gradio's /ask."""
 
@@ -68,10 +104,12 @@ class Answer(BaseModel):
                             "highlight": {"start": 0, "end": 114, "text": _EXAMPLE},
                         }
                     ],
+                    "article": {"id": "3f2a9c0d1b7e4a55", "name": "article.txt", "format": "text", "title": None,
+                                "author": None, "date": None, "source": "Reuters", "url": None, "paragraphs": 15},
                 }
             ]
         },
-    )
+    )  # fmt: skip
 
     question: str = Field(description="The question as understood: whitespace and control characters tidied.")
     text: str = Field(alias="answer", description="The reply as plain text: the answering sentence, then the quotes.")
@@ -79,6 +117,7 @@ class Answer(BaseModel):
         description="True when the article does not answer; `passages` then holds at most the closest one."
     )
     passages: tuple[Passage, ...] = Field(description="Quoted passages, best first (at most k).")
+    article: ArticleInfo | None = Field(default=None, description="The article the passages are quoted from.")
 
     @property
     def cited(self) -> tuple[Passage, ...]:

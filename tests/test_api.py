@@ -80,7 +80,9 @@ def test_every_quote_is_verbatim_and_never_repeated(real_bot):
 
 def test_to_dict_is_the_shared_contract(real_bot):
     d = real_bot.ask("what exercises did Japan join", k=2).to_dict()
-    assert list(d) == ["question", "answer", "abstained", "passages"]
+    assert list(d) == ["question", "answer", "abstained", "passages", "article"]
+    assert d["article"] == {"id": real_bot.article.id, "name": "article.txt", "format": "text", "title": None,
+                            "author": None, "date": None, "source": "Reuters", "url": None, "paragraphs": 15}
     assert list(d["passages"][0]) == ["paragraph", "paragraphs", "text", "score", "highlight"]
     assert d["passages"][0]["paragraphs"] == [8, 14]
     assert set(d["passages"][0]["highlight"]) == {"start", "end", "text"}

@@ -277,7 +277,7 @@ def test_article_panel_lists_every_paragraph_with_its_number():
         row = re.search(rf'<div class="qa-para" id="qa-p{p.number}" data-paragraph="{p.number}">(.*?)</div>', out)
         assert Markup(row.group(1)).plain == f"¶{p.number}{p.text}"
     head = Markup(out.split('<div class="qa-paras">')[0]).plain
-    assert "A <b>title</b>" in head and "a.txt · Source: Wire" in head
+    assert "A <b>title</b>" in head and "Source: Wire" in head and "a.txt · 18 paragraphs" in head
     assert "cited" not in out and "<mark" not in out
 
 
@@ -354,8 +354,9 @@ class Recorder:
             question="q", text="t", passages=(passage("Yes. Indeed.", 0, 4, paragraph=2),), abstained=False
         )
 
-    def ask(self, question, history=None, k=3):
+    def ask(self, question, history=None, k=3, article=None):
         self.calls.append((question, list(history or [])))
+        self.article = article
         if isinstance(self.result, Exception):
             raise self.result
         return self.result

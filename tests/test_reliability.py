@@ -153,17 +153,30 @@ HOSTILE = [
 @pytest.mark.parametrize("which", ["fake", "real"])
 def test_html_js_and_markdown_payloads_are_indexed_and_quoted_literally(tmp_path, request, which):
     embedder = FakeEmbedder() if which == "fake" else request.getfixturevalue("real_embedder")
-    path = write(tmp_path, "hostile.md", "# A hostile article\n\n" + "\n\n".join(HOSTILE) + "\n")
+    path = write(tmp_path, "hostile.txt", "# A hostile article\n\n" + "\n\n".join(HOSTILE) + "\n")
     bot = Assistant.from_article(path, embedder=embedder)
     assert bot.article.title == "A hostile article"
     texts = [p.text for p in bot.article.paragraphs]
-    assert texts[1:] == HOSTILE  # nothing stripped, unescaped or rendered
+    assert texts[1:] == HOSTILE  # a text file: nothing stripped, unescaped or rendered
     for line in HOSTILE:
         answer = bot.ask(line[:200], k=10)
         quoted = {p.text for p in answer.passages}
         assert quoted <= set(texts)
     answer = bot.ask("Which countries joined the naval exercises with Japan?", k=10)
     assert HOSTILE[0] in [p.text for p in answer.passages]
+
+
+def test_hostile_markdown_is_shown_without_markup_and_quoted_as_shown(tmp_path, fake):
+    path = write(tmp_path, "hostile.md", "# A hostile article\n\n" + "\n\n".join(HOSTILE) + "\n")
+    bot = Assistant.from_article(path, embedder=fake)
+    assert bot.article.title == "A hostile article" and bot.article.format == "markdown"
+    shown = bot.article.text
+    for markup in ("<script", "<img", "<iframe", "**", "`", "# Not"):
+        assert markup not in shown, markup
+    # markdown-it makes no link of a javascript: URL: a reader of the rendered page sees the brackets as text too.
+    assert "[click me](javascript:alert(1)) and bold and code about the fighter jet." in shown
+    for p in bot.ask("Which countries joined the naval exercises with Japan?", k=10).passages:
+        assert p.text in shown and p.text[p.highlight.start : p.highlight.end] == p.highlight.text
 
 
 class CachedFake(FakeEmbedder):
@@ -366,7 +379,7 @@ def test_manifest_faults_are_detected_then_rebuilt(article, fake, fault, monkeyp
     with monkeypatch.context() as m:
         forbid_reading_index_data(m)
         with pytest.raises(store.Stale):
-            store._open(folder, read_article(article), fake, None)
+            store.open_index(folder, read_article(article), fake, None)
         if fault not in ("index folder deleted", "article sha256 of another text"):  # load() takes any article
             with pytest.raises(IndexStoreError, match=r"no usable index in .*: build it with `assistant index"):
                 Assistant.load(folder, embedder=fake)
@@ -406,7 +419,7 @@ def test_every_data_file_fault_is_detected_by_checksum_then_rebuilt(article, fak
         with monkeypatch.context() as m:
             forbid_reading_index_data(m)
             with pytest.raises(store.Stale, match="missing|damaged|incomplete"):
-                store._open(folder, read_article(article), fake, None)
+                store.open_index(folder, read_article(article), fake, None)
         bot = Assistant.from_article(article, embedder=fake)
         assert bot.ask("Who signed a treaty to build a fighter jet?").passages[0].paragraph == 3, name
         assert_index_intact(folder)
@@ -419,7 +432,7 @@ def test_an_edited_passages_file_never_gives_a_stale_answer(article, fake):
     passages = folder / manifest["data"] / "passages.jsonl"
     passages.write_text(passages.read_text().replace("Canada", "Mexico"))  # same size, valid JSON, wrong sha256
     with pytest.raises(store.Stale, match="passages.jsonl is damaged"):
-        store._open(folder, read_article(article), fake, None)
+        store.open_index(folder, read_article(article), fake, None)
     answer = Assistant.from_article(article, embedder=fake).ask("Who joined the naval exercises?")
     assert "Canada" in answer.passages[0].text and "Mexico" not in answer.text
 
@@ -456,7 +469,7 @@ def test_a_pickle_in_an_npy_file_is_never_unpickled(article, fake, tmp_path):
     (folder / "manifest.json").write_text(json.dumps(manifest))
     assert not marker.exists()
     with pytest.raises(store.Stale, match="unreadable index data"):
-        store._open(folder, read_article(article), fake, None)
+        store.open_index(folder, read_article(article), fake, None)
     with pytest.raises(IndexStoreError):
         Assistant.load(folder, embedder=fake)
     bot = Assistant.from_article(article, embedder=fake)
@@ -496,7 +509,7 @@ def test_any_manifest_is_loaded_or_refused_as_stale(article, fake):
                 target[path[-1]] = value
         (folder / "manifest.json").write_text(json.dumps(manifest))
         try:
-            index = store._open(folder, parsed, fake, None)
+            index = store.open_index(folder, parsed, fake, None)
         except store.Stale:
             outcomes["stale"] += 1
         else:

@@ -83,7 +83,7 @@ def test_damaged_index_is_detected_before_reading_and_rebuilt(article, fake, dam
         manifest["dimension"] = 384
         (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(store.Stale):
-        store._open(folder, read_article(article), fake, None)
+        store.open_index(folder, read_article(article), fake, None)
     bot = Assistant.from_article(article, embedder=fake)
     assert bot.ask("defense pact").passages[0].paragraph == 2
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import AssistantError
 from ..question import DEFAULT_K, MAX_HISTORY
-from .render import render_article
+from .render import friendly, render_article, render_notice, text_html
 from .turn import examples_for, take_turn
 
 if TYPE_CHECKING:
     import gradio as gr
 
 log = logging.getLogger("assistant")
+EXAMPLE_SLOTS = 5
+"""Example buttons on the page; an article without examples hides them."""
+ADD_FAILED = "Sorry, something went wrong while adding the article. The articles already here are untouched."
+KEEP_DEFAULT = "The article the page started with stays; add another one to switch to it, or remove that one."
 
 SCROLL_TO_CITED = """
 watch('value', () => {
@@ -27,46 +32,134 @@ watch('value', () => {
 
 HEADER = (
     '<div class="qa-header"><div class="qa-h1">Article assistant</div>'
-    "<p>Ask about the article shown alongside. Every answer quotes it word for word, with the answering sentence "
-    "highlighted and its ¶ number; nothing is made up, and nothing leaves this computer.</p></div>"
+    "<p>Ask about the article shown alongside, or bring your own: a saved news page, a PDF, a Word file, text or a "
+    "link. Every answer quotes the article word for word, with the answering sentence highlighted and its ¶ number; "
+    "nothing is made up, and nothing leaves this computer unless you ask it to fetch a link.</p></div>"
 )
 
 
-def build_app(assistant, examples: Sequence[str] | None = None) -> gr.Blocks:
-    """The chat page for an Assistant: chat on the left, the article on the right, and the /ask API endpoint.
+def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
+    """The chat page: chat on the left; on the right the article, and the articles held (add, switch, remove);
+    and the /ask API endpoint. target: an Assistant (its article is the default one), or the server's Engine.
 
     examples: the example questions to offer (default: EXAMPLES for the bundled article, none for another).
     """
     # Gradio takes seconds to import; only the page needs it, not the CLI or the Python API.
     import gradio as gr
 
-    article = assistant.article
-    examples = examples_for(article) if examples is None else tuple(examples)
+    from ..server.engine import Engine
 
-    def send(question: str, messages: list, earlier: list):
-        turn = take_turn(assistant, question, earlier)
+    engine = target if isinstance(target, Engine) else Engine(target)
+    library = engine.library
+    first = library.default_id
+
+    def offered(article_id: str) -> tuple[str, ...]:
+        if examples is not None:
+            return tuple(examples) if article_id == first else ()
+        return examples_for(library.get(article_id).article)
+
+    def choices() -> list[tuple[str, str]]:
+        return [(entry_label(e), e.id) for e in library.entries()]
+
+    def send(question: str, messages: list, earlier: list, current: str):
+        turn = take_turn(engine, question, earlier, article=current)
         messages = [*messages, *turn.messages]
         if turn.answer is None:
             return (question if turn.keep else ""), messages, messages, earlier, gr.skip()
         earlier = [*earlier, turn.asked][-MAX_HISTORY:]
-        return "", messages, messages, earlier, render_article(article, turn.answer)
+        return "", messages, messages, earlier, render_article(library.get(current).article, turn.answer)
 
-    def clear():
-        return "", [], [], [], render_article(article)
+    def clear(current: str):
+        return "", [], [], [], render_article(library.get(current).article)
 
-    def ask(question: str, history: list[str] | None = None, k: int = DEFAULT_K) -> dict:
-        """Answer a question about the article: the same JSON as `assistant ask --json` and POST /api/ask.
+    def switch(chats: dict, current: str, messages: list, earlier: list, chosen: str, notice: str = ""):
+        """Keep the current article's chat, and show the chosen article with its own."""
+        chats = {**chats, current: (messages, earlier)}
+        messages, earlier = chats.get(chosen, ([], []))
+        article = library.get(chosen).article
+        shown = offered(chosen)
+        return (
+            gr.update(choices=choices(), value=chosen), chosen, chats, messages, messages, earlier,
+            render_article(article), notice, gr.update(visible=bool(shown)),
+            *[gr.update(value=q, visible=True) for q in shown],
+            *[gr.update(visible=False) for _ in range(len(example_buttons) - len(shown))],
+        )  # fmt: skip
 
-        history lists the chat's earlier questions, oldest first (at most 20); k is the number of passages (1-10).
+    def choose(chosen: str, chats: dict, current: str, messages: list, earlier: list):
+        if not chosen or chosen == current:
+            return gr.skip()
+        return switch(chats, current, messages, earlier, chosen)
+
+    def adding(make):
+        """An add handler: make() brings the article's bytes; then index it and switch to it, or say what failed."""
+
+        # Gradio finds the progress bar by this default value.
+        def handler(value, chats: dict, current: str, messages: list, earlier: list,
+                    progress=gr.Progress()):  # noqa: B008  # fmt: skip
+            def told(stage: str, fraction: float) -> None:
+                progress(fraction, desc=f"{stage}…")
+
+            try:
+                progress(0.0, desc="reading…")
+                entry, new = make(value, told)
+            except AssistantError as e:
+                return only_notice(friendly(e))
+            except Exception:
+                log.exception("chat: unexpected error while adding an article")
+                return only_notice(ADD_FAILED)
+            said = "Added" if new else "Already here"
+            note = f'<div class="qa-added">{said}: {text_html(entry_label(entry))}</div>'
+            return switch(chats, current, messages, earlier, entry.id, note)
+
+        return handler
+
+    def from_file(path: str | None, told):
+        if not path:
+            raise AssistantError("choose a file first")
+        data = Path(path).read_bytes()
+        return library.add(data, Path(path).name, progress=told)
+
+    def from_text(text: str | None, told):
+        if not (text or "").strip():
+            raise AssistantError("paste the article's text first")
+        return library.add(text.encode("utf-8", "surrogatepass"), "pasted.txt", progress=told)
+
+    def from_url(url: str | None, told):
+        if not (url or "").strip():
+            raise AssistantError("type the address of a news page, PDF or Word file first")
+        told("fetching", 0.05)
+        return library.add_url(url.strip(), progress=told)
+
+    def only_notice(message: str) -> tuple:
+        """Every output of an article change left as it is, but for a notice saying why."""
+        return tuple(render_notice(message) if o is notice else gr.skip() for o in outputs)
+
+    def remove(chats: dict, current: str, messages: list, earlier: list):
+        if current == first:
+            return only_notice(KEEP_DEFAULT)
+        try:
+            entry = library.delete(current)
+        except AssistantError as e:
+            return only_notice(friendly(e))
+        chats = {k: v for k, v in chats.items() if k != current}
+        removed = f'<div class="qa-added">Removed: {text_html(entry_label(entry))}</div>'
+        return switch(chats, first, [], [], first, removed)
+
+    def ask(question: str, history: list[str] | None = None, k: int = DEFAULT_K, article: str | None = None) -> dict:
+        """Answer a question about an article: the same JSON as `assistant ask --json` and POST /api/ask.
+
+        history lists the chat's earlier questions, oldest first (at most 20); k is the number of passages (1-10);
+        article is an id from GET /api/articles (default: the article the server started with).
         """
         try:
-            return assistant.ask(question, history=history, k=k).to_dict()
+            return engine.ask(question, history=history, k=k, article=article).to_dict()
         except AssistantError as e:
             raise gr.Error(str(e)) from None
         except Exception:
             log.exception("chat: unexpected error in /ask")
             raise gr.Error("unexpected error while answering; see the server's log") from None
 
+    shown = offered(first)
     with gr.Blocks(title="Article assistant", analytics_enabled=False) as app:
         gr.HTML(HEADER, js_on_load=None)
         with gr.Row(equal_height=False):
@@ -98,29 +191,70 @@ def build_app(assistant, examples: Sequence[str] | None = None) -> gr.Blocks:
                     )
                     send_button = gr.Button("Send", variant="primary", scale=0, min_width=88, elem_id="qa-send")
                     clear_button = gr.Button("Clear", variant="secondary", scale=0, min_width=80, elem_id="qa-clear")
-                example_buttons = []
-                if examples:
-                    with gr.Row(elem_classes="qa-examples", elem_id="qa-examples"):
-                        gr.HTML('<span class="qa-try">Try:</span>', js_on_load=None)
-                        example_buttons = [gr.Button(q, size="sm", variant="secondary") for q in examples]
+                with gr.Row(elem_classes="qa-examples", elem_id="qa-examples", visible=bool(shown)) as examples_row:
+                    gr.HTML('<span class="qa-try">Try:</span>', js_on_load=None)
+                    example_buttons = [
+                        gr.Button(q, size="sm", variant="secondary", elem_classes="qa-example")
+                        for q in shown or EXAMPLE_SLOTS * ("",)
+                    ]
             with gr.Column(scale=2, min_width=320):
-                panel = gr.HTML(
-                    render_article(article),
-                    elem_id="qa-article",
-                    js_on_load=SCROLL_TO_CITED,
-                )
-        # The conversation lives on the server (State), so the browser does not upload it again with every turn.
-        log = gr.State([])
+                chooser = gr.Dropdown(choices=choices(), value=first, label="Article", elem_id="qa-choose",
+                                      filterable=False)  # fmt: skip
+                with gr.Accordion("Add an article, or remove this one", open=False, elem_id="qa-add"):
+                    upload = gr.File(label="Drop a news page (.html), PDF, Word (.docx), Markdown or text file",
+                                     file_count="single", type="filepath", elem_id="qa-upload")  # fmt: skip
+                    with gr.Row(equal_height=True):
+                        url_box = gr.Textbox(show_label=False, placeholder="…or a link: https://…", scale=5,
+                                             elem_id="qa-url", container=False)  # fmt: skip
+                        fetch_button = gr.Button("Fetch", size="sm", scale=0, min_width=80, elem_id="qa-fetch")
+                    paste_box = gr.Textbox(show_label=False, placeholder="…or paste the article's text here",
+                                           lines=3, max_lines=12, elem_id="qa-paste", container=False)  # fmt: skip
+                    with gr.Row():
+                        paste_button = gr.Button("Add pasted text", size="sm", elem_id="qa-paste-add")
+                        remove_button = gr.Button("Remove this article", size="sm", variant="stop",
+                                                  elem_id="qa-remove")  # fmt: skip
+                notice = gr.HTML("", elem_id="qa-add-notice")
+                panel = gr.HTML(render_article(library.default.article), elem_id="qa-article",
+                                js_on_load=SCROLL_TO_CITED)  # fmt: skip
+        # The conversation lives on the server (State), so the browser does not upload it again with every turn;
+        # each article keeps its own (chats), so switching back finds it where it was.
+        log_state = gr.State([])
         earlier = gr.State([])
+        current = gr.State(first)
+        chats = gr.State({})
 
-        outputs = [box, chatbot, log, earlier, panel]
-        turn = dict(outputs=outputs, show_progress="minimal", show_progress_on=[chatbot], api_visibility="private")
-        box.submit(send, [box, log, earlier], **turn)
-        send_button.click(send, [box, log, earlier], **turn)
-        for button, question in zip(example_buttons, examples, strict=True):
-            button.click(lambda m, e, q=question: send(q, m, e), [log, earlier], **turn)
-        clear_button.click(clear, None, outputs, show_progress="hidden", api_visibility="private")
+        outputs = [chooser, current, chats, chatbot, log_state, earlier, panel, notice, examples_row, *example_buttons]
+        turn = dict(
+            outputs=[box, chatbot, log_state, earlier, panel],
+            show_progress="minimal",
+            show_progress_on=[chatbot],
+            api_visibility="private",
+        )
+        box.submit(send, [box, log_state, earlier, current], **turn)
+        send_button.click(send, [box, log_state, earlier, current], **turn)
+        for button in example_buttons:
+            button.click(lambda q, m, e, c: send(q, m, e, c), [button, log_state, earlier, current], **turn)
+        cleared = dict(outputs=turn["outputs"], show_progress="hidden", api_visibility="private")
+        clear_button.click(clear, [current], **cleared)
         # The chat's own trash icon empties the chat; forget its questions and unmark the article too.
-        chatbot.clear(clear, None, outputs, show_progress="hidden", api_visibility="private")
+        chatbot.clear(clear, [current], **cleared)
+        state = [chats, current, log_state, earlier]
+        chooser.input(choose, [chooser, *state], outputs, api_visibility="private", show_progress="hidden")
+        added = dict(outputs=outputs, api_visibility="private", show_progress="full", show_progress_on=[notice])
+        upload.upload(adding(from_file), [upload, *state], **added)
+        fetch_button.click(adding(from_url), [url_box, *state], **added)
+        url_box.submit(adding(from_url), [url_box, *state], **added)
+        paste_button.click(adding(from_text), [paste_box, *state], **added)
+        remove_button.click(remove, state, outputs, api_visibility="private", show_progress="hidden")
+        # Articles added elsewhere (another tab, the API, the CLI) are offered when the page loads.
+        app.load(lambda: gr.update(choices=choices()), None, chooser, api_visibility="private", show_progress="hidden")
         gr.api(ask, api_name="ask")
     return app
+
+
+def entry_label(entry) -> str:
+    """How an article is listed: its title (or file name), then its date, or else its source."""
+    label = " ".join((entry.title or entry.name).split())
+    label = label if len(label) <= 80 else label[:79] + "…"
+    extra = entry.date or entry.source
+    return f"{label} · {extra}" if extra else label

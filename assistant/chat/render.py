@@ -145,10 +145,9 @@ def render_article(article: Article, answer: Answer | None = None) -> str:
     marks = cited(answer)
     top = answer.passages[0].paragraph if marks else None
     title = article.title or "The article"
-    byline = [article.name]
-    if article.source:
-        byline.append(f"Source: {article.source}")
-    byline.append(f"{len(article.paragraphs)} paragraphs")
+    about = [f"By {article.author}" if article.author else "", article.date or "",
+             f"Source: {article.source}" if article.source else ""]  # fmt: skip
+    byline = [article.name, f"{len(article.paragraphs)} paragraphs"] + ([article.url] if article.url else [])
     note = (
         "Quoted in the latest answer: " + ", ".join(f"¶{n}" for n in sorted(marks))
         if marks
@@ -169,7 +168,8 @@ def render_article(article: Article, answer: Answer | None = None) -> str:
     return (
         '<div class="qa-article">'
         f'<div class="qa-article-head"><div class="qa-title">{text_html(title)}</div>'
-        f'<div class="qa-byline">{text_html(" · ".join(byline))}</div>'
+        + (f'<div class="qa-meta-line">{text_html(" · ".join(a for a in about if a))}</div>' if any(about) else "")
+        + f'<div class="qa-byline">{text_html(" · ".join(byline))}</div>'
         f'<div class="qa-note">{html.escape(note)}</div></div>'
         f'<div class="qa-paras">{"".join(rows)}</div></div>'
     )

@@ -47,14 +47,15 @@ class Turn:
     """Leave the question in the textbox so that it can be fixed (it was refused)."""
 
 
-def take_turn(assistant, question: str | None, earlier: Sequence[str] = ()) -> Turn:
-    """Ask the engine, passing the chat's earlier questions (at most MAX_HISTORY) as history; never raises."""
+def take_turn(assistant, question: str | None, earlier: Sequence[str] = (), article: str | None = None) -> Turn:
+    """Ask the engine about an article (None: the default one), passing the chat's earlier questions (at most
+    MAX_HISTORY) as history; never raises."""
     question = question or ""
     if not question.strip():
         return Turn((_bot(render_notice("Please type a question about the article first.")),))
     user = {"role": "user", "content": render_question(question)}
     try:
-        answer = assistant.ask(question, history=list(earlier)[-MAX_HISTORY:])
+        answer = assistant.ask(question, history=list(earlier)[-MAX_HISTORY:], article=article)
     except AssistantError as e:
         return Turn((user, _bot(render_notice(friendly(e)))), keep=True)
     except Exception:

@@ -7,12 +7,16 @@ from typing import Any, Literal
 from fastapi import Depends, FastAPI, Request
 
 from ..api import Assistant
+from ..library import Library
 from ..question import MAX_HISTORY, MAX_K, MAX_QUESTION_CHARS, AskRequest
 from ..schema import Answer
-from .engine import MAX_WAIT_SECONDS, MAX_WAITING, Engine, Serialized
+from .articles import MAX_UPLOAD_BODY, article_routes
+from .auth import ApiKey
+from .engine import MAX_WAIT_SECONDS, MAX_WAITING, Engine
 from .errors import busy, handle_errors, json_content_type, json_error
 from .middleware import BodyLimit, Unexpected
 from .mount import chat_blocks, mount_chat, mount_chat_later
+from .openai import openai_routes
 from .schema import (
     ASK_ERRORS,
     BUSY_DOC,
@@ -27,16 +31,26 @@ from .schema import (
 
 
 def create_app(
-    assistant: Assistant,
+    library: Library | Assistant,
     *,
     max_waiting: int = MAX_WAITING,
     max_wait: float = MAX_WAIT_SECONDS,
     chat: bool | Literal["later"] = True,
+    api_key: str | None = None,
 ) -> FastAPI:
     """The FastAPI app: /api/* routes and their docs at /docs, and the chat page at /: mounted now (chat=True),
-    once Gradio has loaded in the background while the API already answers (chat="later"), or never (False)."""
-    engine = Engine(assistant, max_waiting=max_waiting, max_wait=max_wait)
-    app = FastAPI(
+    once Gradio has loaded in the background while the API already answers (chat="later"), or never (False).
+
+    library: the articles to answer from (an Assistant alone gets a library beside its index folder); api_key: the
+    bearer token that /api/* and /v1/* then require (None: open)."""
+    from fastapi_offline import FastAPIOffline
+
+    engine = Engine(library, max_waiting=max_waiting, max_wait=max_wait)
+    assistant = engine.library.default
+    # FastAPI's own /docs and /redoc load Swagger UI and ReDoc from a CDN: blank offline, and a request leaving this
+    # computer. fastapi-offline serves the same pages from files in its wheel (Swagger UI 5, ReDoc 2).
+    app = FastAPIOffline(
+        static_url="/api/docs-assets",
         title="Article assistant",
         version="0.1.0",
         description=(
@@ -45,10 +59,15 @@ def create_app(
             f"1 ≤ k ≤ {MAX_K}, request body ≤ {MAX_API_BODY // 1024} KB. Every error is JSON "
             '`{"detail": "what was wrong"}`; no endpoint answers 500.'
         ),
-        openapi_tags=[{"name": "assistant", "description": "Questions about the article."}],
+        openapi_tags=[
+            {"name": "assistant", "description": "Questions about the article."},
+            {"name": "articles", "description": "The library: bring your own articles, list them, delete them."},
+        ],
     )
     handle_errors(app)
-    app.add_middleware(BodyLimit, api_limit=MAX_API_BODY, page_limit=MAX_PAGE_BODY)
+    app.add_middleware(BodyLimit, api_limit=MAX_API_BODY, page_limit=MAX_PAGE_BODY,
+                       uploads={"/api/articles": MAX_UPLOAD_BODY})  # fmt: skip
+    app.add_middleware(ApiKey, api_key=api_key)  # inside Unexpected, outside BodyLimit: no key, no body read
     app.add_middleware(Unexpected)  # added last: the outermost of ours
     article = article_json(assistant.article)
 
@@ -92,6 +111,9 @@ def create_app(
             return busy(CHAT_NOT_READY[app.state.chat])
         return {"status": "ok", "model": assistant.embedder.name, "passages": len(assistant.index.chunks)}
 
+    app.include_router(article_routes(engine))
+    app.include_router(openai_routes(engine))
+
     @app.api_route(
         "/api/{rest:path}",
         methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
@@ -107,7 +129,7 @@ def create_app(
 
     app.state.chat = "starting" if chat == "later" else "ready"
     if chat == "later":
-        mount_chat_later(app, Serialized(engine), assistant)
+        mount_chat_later(app, engine)
     elif chat:
-        mount_chat(app, chat_blocks(Serialized(engine)), assistant)
+        mount_chat(app, chat_blocks(engine), engine)
     return app

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..api import Assistant
+from ..library import Library, default_folder
 from ..question import DEFAULT_K, AskRequest
 from ..schema import Answer
-from .errors import Busy
 
 MAX_WAITING = 64
 """Questions that may wait for the engine at once; more get 503 at once rather than a growing queue."""
@@ -17,23 +17,32 @@ MAX_WAIT_SECONDS = 10.0
 """How long one question may wait for the engine before it gets 503."""
 
 
-class Engine:
-    """The assistant behind one lock. One question at a time: onnxruntime and e5 already use every core for one
-    question, so two side by side would not be faster, and a bounded wait turns overload into a quick 503 instead of
-    a growing pile of threads."""
+class Busy(Exception):
+    """Too many questions are waiting for the engine."""
 
-    def __init__(self, assistant: Assistant, *, max_waiting: int = MAX_WAITING, max_wait: float = MAX_WAIT_SECONDS):
-        self.assistant = assistant
+
+class Engine:
+    """The library's articles behind one lock. One question at a time: onnxruntime and e5 already use every core for
+    one question, so two side by side would not be faster, and a bounded wait turns overload into a quick 503 instead
+    of a growing pile of threads."""
+
+    def __init__(self, library: Library | Assistant, *, max_waiting: int = MAX_WAITING,
+                 max_wait: float = MAX_WAIT_SECONDS):  # fmt: skip
+        """library: the articles to answer from; an Assistant alone gets a library beside its index folder."""
+        if not isinstance(library, Library):
+            library = Library(library, default_folder(library.index_dir))
+        self.library = library
         self.lock = threading.Lock()
         self.max_waiting = max_waiting
         self.max_wait = max_wait
         self.waiting = 0
         self._turn: Any = None  # anyio.Lock, made inside the event loop
 
-    def ask(self, question: str, history: Sequence[str] | None = None, k: int = DEFAULT_K) -> Answer:
-        """Assistant.ask under the lock (the chat page's handlers call this from Gradio's worker threads)."""
-        with self.lock:
-            return self.assistant.ask(question, history, k)
+    def ask(self, question: str, history: Sequence[str] | None = None, k: int = DEFAULT_K,
+            article: str | None = None) -> Answer:  # fmt: skip
+        """Ask an article (None: the default one), one question at a time (the chat page calls this from Gradio's
+        threads)."""
+        return self._reply(AskRequest.of(question, history, k, article))
 
     async def reply(self, request: AskRequest) -> Answer:
         """Wait in the event loop (not in a thread) for our turn, then answer in a worker thread; Busy when too many
@@ -59,18 +68,6 @@ class Engine:
             self._turn.release()
 
     def _reply(self, request: AskRequest) -> Answer:
+        assistant = self.library.get(request.article)  # may open an index: outside the lock
         with self.lock:
-            return self.assistant.reply(request)
-
-
-class Serialized:
-    """What the chat page gets: the assistant, with ask() taking the engine's lock."""
-
-    def __init__(self, engine: Engine):
-        self._engine = engine
-
-    def ask(self, question: str, history: Sequence[str] | None = None, k: int = DEFAULT_K) -> Answer:
-        return self._engine.ask(question, history, k)
-
-    def __getattr__(self, name: str):
-        return getattr(self._engine.assistant, name)
+            return assistant.reply(request)

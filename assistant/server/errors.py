@@ -9,13 +9,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import QuestionError
+from ..errors import ArticleError, LibraryError, QuestionError, UnknownArticle
 from ..question import describe
+from .engine import Busy
 from .schema import RETRY_AFTER
-
-
-class Busy(Exception):
-    """Too many questions are waiting for the engine."""
 
 
 def json_error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -49,6 +46,14 @@ def handle_errors(app: FastAPI) -> None:
     @app.exception_handler(QuestionError)
     async def question_error(request: Request, exc: QuestionError):
         return json_error(422, str(exc))
+
+    @app.exception_handler(ArticleError)
+    async def article_error(request: Request, exc: ArticleError):  # a file or URL that cannot be read
+        return json_error(422, str(exc))
+
+    @app.exception_handler(LibraryError)
+    async def library_error(request: Request, exc: LibraryError):
+        return json_error(404 if isinstance(exc, UnknownArticle) else 409, str(exc))
 
     @app.exception_handler(Busy)
     async def too_busy(request: Request, exc: Busy):

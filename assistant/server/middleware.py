@@ -44,16 +44,19 @@ class BodyLimit:
     the response, so the client reads its 413 instead of a connection reset.
     """
 
-    def __init__(self, app: ASGIApp, *, api_limit: int, page_limit: int):
+    def __init__(self, app: ASGIApp, *, api_limit: int, page_limit: int, uploads: dict[str, int]):
+        """api_limit for /api/*, page_limit for the chat page's routes, uploads for the paths named there."""
         self.app = app
         self.api_limit = api_limit
         self.page_limit = page_limit
+        self.uploads = uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.api_limit if scope["path"].startswith("/api/") else self.page_limit
+        path = scope["path"]
+        limit = self.uploads.get(path) or (self.api_limit if path.startswith("/api/") else self.page_limit)
         too_large = f"the request body is over {limit:,} bytes"
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")

@@ -10,23 +10,23 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 
-from ..api import Assistant
+from ..article import MAX_ARTICLE_BYTES
 from ..chat import page_css
 from ..errors import AssistantError
-from .engine import Serialized
+from .engine import Engine
 from .schema import RETRY_AFTER
 
 log = logging.getLogger("assistant")
 
 
-def chat_blocks(assistant: Serialized):
+def chat_blocks(engine: Engine):
     """The chat page's Gradio Blocks (the first call imports Gradio: seconds)."""
     from ..chat import build_app
 
-    return build_app(assistant)
+    return build_app(engine)
 
 
-def mount_chat(app: FastAPI, blocks, real: Assistant):
+def mount_chat(app: FastAPI, blocks, engine: Engine):
     """Mount the chat page at /, serving no file from outside Gradio's own folders; return the mounted Gradio app."""
     import gradio as gr
 
@@ -36,9 +36,9 @@ def mount_chat(app: FastAPI, blocks, real: Assistant):
         path="/",
         css=page_css(),
         allowed_paths=[],
-        blocked_paths=_private_folders(real),
+        blocked_paths=_private_folders(engine),
         show_error=False,  # only gr.Error messages reach the page; other exceptions could name local files
-        max_file_size="1mb",
+        max_file_size=MAX_ARTICLE_BYTES,  # uploads of articles; larger ones are refused before they are read
         mcp_server=False,
     )
     return app.router.routes[-1].app
@@ -56,7 +56,7 @@ def _chat_not_ready_page(state: str) -> str:
     )
 
 
-def mount_chat_later(app: FastAPI, assistant: Serialized, real: Assistant) -> None:
+def mount_chat_later(app: FastAPI, engine: Engine) -> None:
     """Answer the API at once and mount the chat page when Gradio has loaded: importing Gradio takes seconds,
     answering does not. Until then / is a 503 page that reloads itself. Gradio's start-up and shutdown hooks then
     run as mount_gradio_app would run them, around the rest of the server's life."""
@@ -74,8 +74,8 @@ def mount_chat_later(app: FastAPI, assistant: Serialized, real: Assistant) -> No
         import anyio.to_thread
 
         try:
-            blocks = await anyio.to_thread.run_sync(chat_blocks, assistant, abandon_on_cancel=True)
-            gradio_app = mount_chat(app, blocks, real)
+            blocks = await anyio.to_thread.run_sync(chat_blocks, engine, abandon_on_cancel=True)
+            gradio_app = mount_chat(app, blocks, engine)
         except Exception:
             log.exception("the chat page could not start (the API still answers)")
             app.state.chat = "failed"
@@ -104,11 +104,14 @@ def mount_chat_later(app: FastAPI, assistant: Serialized, real: Assistant) -> No
     app.router.lifespan_context = lifespan
 
 
-def _private_folders(assistant: Assistant) -> list[str]:
-    """The index, the exported encoders and the model's files: never served, whatever Gradio is told to allow."""
+def _private_folders(engine: Engine) -> list[str]:
+    """The index, the library, the exported encoders and the model's files: never served, whatever Gradio is told
+    to allow."""
     from .. import embed
 
-    folders = [embed.cache_dir(), Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface")]
+    assistant = engine.library.default
+    folders = [embed.cache_dir(), Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface"),
+               engine.library.folder]  # fmt: skip
     if assistant.index_dir is not None:
         folders.append(Path(assistant.index_dir))
     with contextlib.suppress(AssistantError):  # a model that is not installed has no folder to hide

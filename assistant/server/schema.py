@@ -78,6 +78,7 @@ ASK_ERRORS: dict[int | str, dict[str, Any]] = {
     415: error_doc(
         "The body is not sent as application/json.", "send the body as JSON with Content-Type: application/json"
     ),
+    404: error_doc("No article with this id in the library.", "no article 0123456789abcdef in the library"),
     422: error_doc(
         "A field is missing or out of range, or the question cannot be asked.",
         f"question: is 2,345 characters; the limit is {MAX_QUESTION_CHARS:,}",

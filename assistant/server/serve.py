@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..api import Assistant
 from ..errors import AssistantError
+from ..library import Library, default_folder
 from . import HOST, PORT
 from .app import create_app
 
@@ -21,18 +22,27 @@ def serve(
     model: str | None = None,
     host: str = HOST,
     port: int = PORT,
+    library: Path | None = None,
+    allow_private_urls: bool = False,
+    api_key: str | None = None,
 ) -> None:
-    """Load (or build) the article's index, then serve the page and the API until interrupted."""
+    """Load (or build) the article's index, then serve the page and the API until interrupted. library: the folder
+    of added articles (default: beside the article's index); allow_private_urls: let users fetch from loopback and
+    private addresses (for tests against a local server); api_key: the bearer token /api/* and /v1/* require."""
     import uvicorn
 
     listener = listen(host, port)  # before loading: a busy port fails in a second, not after indexing
     assistant = Assistant.from_article(article, index_dir, model, progress=True)
-    app = create_app(assistant, chat="later")
+    folder = library or default_folder(assistant.index_dir)
+    app = create_app(Library(assistant, folder, allow_private_urls=allow_private_urls), chat="later", api_key=api_key)
     bound = listener.getsockname()
     url = f"http://{_url_host(host)}:{bound[1]}"
     log.info("API on %s/api (docs at %s/docs); the chat page at %s follows in a few seconds", url, url, url)
-    if not _is_loopback(host):
-        log.warning("listening on %s: anyone who can reach it can use it (no login)", host)
+    if not _is_loopback(host) and not api_key:
+        log.warning("listening on %s: anyone who can reach it can use it (no login; --api-key KEY guards /api and "
+                    "/v1, not the chat page)", host)  # fmt: skip
+    elif not _is_loopback(host):
+        log.warning("listening on %s: /api and /v1 need the API key; the chat page at / does not", host)
     config = uvicorn.Config(app, log_level="warning", server_header=False, timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[listener])
 

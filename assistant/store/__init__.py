@@ -27,6 +27,7 @@ __all__ = [
     "default_index_dir",
     "e5_for",
     "load",
+    "open_index",
     "open_or_build",
     "read_data",
     "read_manifest",
@@ -46,7 +47,7 @@ def open_or_build(folder: Path, article: Article, embedder: Embedder, e5: E5 | N
                   progress: bool = False) -> Index:  # fmt: skip
     """The index of this article in folder; built (and saved atomically) when missing, stale or damaged."""
     try:
-        return _open(folder, article, embedder, e5)
+        return open_index(folder, article, embedder, e5)
     except Stale as why:
         reason = why
     from filelock import Timeout
@@ -55,7 +56,7 @@ def open_or_build(folder: Path, article: Article, embedder: Embedder, e5: E5 | N
         folder.mkdir(parents=True, exist_ok=True)
         with locks.building(folder):
             try:  # another process may have built it while this one waited for the lock
-                return _open(folder, article, embedder, e5)
+                return open_index(folder, article, embedder, e5)
             except Stale as why:
                 reason = why
             log.info("indexing %s into %s (%s)", article.name, folder, reason)
@@ -71,7 +72,8 @@ def open_or_build(folder: Path, article: Article, embedder: Embedder, e5: E5 | N
         ) from None
 
 
-def _open(folder: Path, article: Article, embedder: Embedder, e5: E5 | None) -> Index:
+def open_index(folder: Path, article: Article, embedder: Embedder, e5: E5 | None) -> Index:
+    """The index of this article in folder as built with these models; Stale if there is none (nothing is built)."""
     with locks.reading(folder):  # the manifest and the data folder it names are read together
         manifest = read_manifest(folder)
         check(manifest, embedder, e5, article_sha256=article.sha256)

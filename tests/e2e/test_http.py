@@ -69,7 +69,8 @@ def test_ask_answers_with_the_shared_json(client):
     response = ask(client, {"question": QUESTION})
     assert response.status_code == 200
     answer = response.json()
-    assert list(answer) == ["question", "answer", "abstained", "passages"]
+    assert list(answer) == ["question", "answer", "abstained", "passages", "article"]
+    assert answer["article"]["source"] == "Reuters" and answer["article"]["paragraphs"] == 15
     assert answer["question"] == QUESTION and answer["abstained"] is False
     assert 1 <= len(answer["passages"]) <= 3
     top = answer["passages"][0]
@@ -106,7 +107,8 @@ def test_docs_describe_every_model(client):
     ask_op = schema["paths"]["/api/ask"]["post"]
     assert {"200", "400", "413", "415", "422", "503"} <= set(ask_op["responses"])
     request = components["AskRequest"]
-    assert set(request["properties"]) == {"question", "history", "k"}  # nothing that names a file or folder
+    assert set(request["properties"]) == {"question", "history", "k", "article"}  # no file or folder: an id
+    assert request["properties"]["article"]["pattern"] == "[0-9a-f]{16}"
     assert request["properties"]["question"]["maxLength"] == MAX_QUESTION_CHARS
     assert request["properties"]["history"]["maxItems"] == MAX_HISTORY
     assert (request["properties"]["k"]["minimum"], request["properties"]["k"]["maximum"]) == (1, MAX_K)
@@ -529,8 +531,18 @@ _DOC_BLOCKS = [
 ]
 
 
+def _json_values(text: str) -> list:
+    """Every JSON value printed one after another (a block may run several curl commands)."""
+    decoder, values, at = json.JSONDecoder(), [], 0
+    while at < len(text.rstrip()):
+        value, end = decoder.raw_decode(text, at + len(text[at:]) - len(text[at:].lstrip()))
+        values.append(value)
+        at = end
+    return values
+
+
 @pytest.mark.parametrize(("lang", "code"), [b[1:] for b in _DOC_BLOCKS], ids=[b[0] for b in _DOC_BLOCKS])
-def test_docs_examples_run(server, lang, code):
+def test_docs_examples_run(server, lang, code, tmp_path):
     import shutil
     import subprocess
     import sys
@@ -543,11 +555,14 @@ def test_docs_examples_run(server, lang, code):
     if lang == "bash":
         if not shutil.which("curl"):
             pytest.skip("curl is not installed")
-        done = subprocess.run(["bash", "-c", code], capture_output=True, text=True, timeout=60)
+        done = subprocess.run(["bash", "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout)["passages"]
+        values = _json_values(done.stdout)
+        assert values and all(v.get("passages") or v.get("articles") or v.get("id") for v in values), done.stdout
+        for answer in (v for v in values if "passages" in v):
+            assert not answer["abstained"], answer
     else:
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip()
 
