@@ -34,7 +34,7 @@ class Assistant:
         index_dir: str | Path | None = None,
         model: str | None = None,
         *,
-        progress: bool = False,
+        progress: bool | store.Progress = False,
         embedder: Embedder | None = None,
         e5: E5 | None = None,
     ) -> Assistant:

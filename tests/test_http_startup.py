@@ -66,3 +66,49 @@ def test_a_chat_page_that_cannot_start_leaves_the_api_answering(bot, monkeypatch
         assert health.status_code == 503 and "could not start" in health.json()["detail"]
         assert client.post("/api/ask", json=QUESTION).status_code == 200
     assert "no page today" in caplog.text
+
+
+def test_a_long_article_shows_its_indexing_progress_until_the_api_answers(bot, tmp_path):
+    from assistant.server.starting import Starting
+
+    reached, released = threading.Event(), threading.Event()
+
+    def load(progress):
+        progress("embedding sentences", 0.25)
+        reached.set()
+        released.wait(60)
+        progress("e5 passages", 0.5)
+        return create_app(bot, chat=False)
+
+    with TestClient(Starting(load, "long.txt")) as client:
+        reached.wait(60)
+        health = client.get("/api/health")
+        assert health.status_code == 503 and health.headers["Retry-After"] == "1"
+        assert health.json() == {"status": "indexing", "stage": "embedding sentences", "progress": 0.25,
+                                 "detail": "indexing long.txt: embedding sentences, 25%"}  # fmt: skip
+        page = client.get("/")
+        assert page.status_code == 503 and "Indexing long.txt" in page.text and 'id="fill"' in page.text
+        busy = client.post("/api/ask", json=QUESTION)
+        assert busy.status_code == 503 and "try again in a moment" in busy.json()["detail"]
+        released.set()
+        wait_for(lambda: client.get("/api/health").status_code == 200)
+        assert client.post("/api/ask", json=QUESTION).json()["passages"][0]["paragraph"] == 1
+
+
+def test_an_article_that_cannot_be_indexed_is_said_on_the_page_and_health(caplog):
+    from assistant.errors import IndexStoreError
+    from assistant.server.starting import Starting
+
+    def load(progress):
+        raise IndexStoreError("cannot write the index to /somewhere (No space left on device)")
+
+    def broken(progress):
+        raise RuntimeError("a bug at /secret/path")
+
+    with TestClient(Starting(load, "a.txt")) as client:
+        wait_for(lambda: client.get("/api/health").json()["status"] == "failed")
+        assert "No space left on device" in client.get("/").text
+    with TestClient(Starting(broken, "a.txt")) as client:
+        wait_for(lambda: client.get("/api/health").json()["status"] == "failed")
+        assert "/secret/path" not in client.get("/").text and "RuntimeError" in client.get("/api/health").text
+    assert "a bug at /secret/path" in caplog.text

@@ -6,11 +6,15 @@ import logging
 import socket
 from pathlib import Path
 
-from ..api import Assistant
+from starlette.types import ASGIApp
+
+from ..api import DEFAULT_ARTICLE, Assistant
+from ..article import read_article
 from ..errors import AssistantError
 from ..library import Library, default_folder
 from . import HOST, PORT
 from .app import create_app
+from .starting import Starting
 
 log = logging.getLogger("assistant")
 
@@ -32,12 +36,20 @@ def serve(
     import uvicorn
 
     listener = listen(host, port)  # before loading: a busy port fails in a second, not after indexing
-    assistant = Assistant.from_article(article, index_dir, model, progress=True)
-    folder = library or default_folder(assistant.index_dir)
-    app = create_app(Library(assistant, folder, allow_private_urls=allow_private_urls), chat="later", api_key=api_key)
+    path = Path(article) if article else DEFAULT_ARTICLE
+    read_article(path)  # a missing or unreadable article fails now, with its message, not later on the page
+
+    def load(progress) -> ASGIApp:
+        assistant = Assistant.from_article(path, index_dir, model, progress=progress)
+        folder = library or default_folder(assistant.index_dir)
+        shared = Library(assistant, folder, allow_private_urls=allow_private_urls)
+        return create_app(shared, chat="later", api_key=api_key)
+
+    app = Starting(load, path.name)  # listens at once; a long article shows its progress on / and /api/health
     bound = listener.getsockname()
     url = f"http://{_url_host(host)}:{bound[1]}"
-    log.info("API on %s/api (docs at %s/docs); the chat page at %s follows in a few seconds", url, url, url)
+    log.info("listening on %s: the API under %s/api (docs at %s/docs) answers once the article is loaded, and the chat "
+             "page follows; until then %s shows the progress", url, url, url, url)  # fmt: skip
     if not _is_loopback(host) and not api_key:
         log.warning("listening on %s: anyone who can reach it can use it (no login; --api-key KEY guards /api and "
                     "/v1, not the chat page)", host)  # fmt: skip

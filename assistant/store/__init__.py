@@ -10,7 +10,7 @@ from ..article import Article
 from ..embed import E5, Embedder
 from ..errors import IndexStoreError
 from . import locks
-from .builder import APPROXIMATE_ABOVE, E5_UP_TO, IVF_PROBES, build, e5_for
+from .builder import APPROXIMATE_ABOVE, E5_UP_TO, IVF_PROBES, Progress, build, e5_for
 from .folder import FORMAT, check, load, read_data, read_manifest, save
 from .index import Index, PassageVectors, Stale
 
@@ -21,6 +21,7 @@ __all__ = [
     "IVF_PROBES",
     "Index",
     "PassageVectors",
+    "Progress",
     "Stale",
     "build",
     "check",
@@ -44,7 +45,7 @@ def default_index_dir(article_path: str | Path) -> Path:
 
 
 def open_or_build(folder: Path, article: Article, embedder: Embedder, e5: E5 | None = None, *,
-                  progress: bool = False) -> Index:  # fmt: skip
+                  progress: bool | Progress = False) -> Index:  # fmt: skip
     """The index of this article in folder; built (and saved atomically) when missing, stale or damaged."""
     try:
         return open_index(folder, article, embedder, e5)

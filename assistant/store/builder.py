@@ -4,6 +4,7 @@ same folder already embedded is reused."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -17,6 +18,8 @@ APPROXIMATE_ABOVE = 50_000
 milliseconds. bench/speed.py scale has the curve to 1M passages."""
 IVF_PROBES = 64
 """Cells searched per query: recall@10 0.995 at 1M passages, about 4 ms (an HNSW graph reached 0.59 there)."""
+Progress = Callable[[str, float], None]
+"""Told how indexing goes, as it goes: ("embedding sentences", 0.4), then ("e5 passages", 0.1), ..."""
 E5_UP_TO = 500
 """Articles up to this many passages get e5 passage vectors (about 0.2 s each here); longer ones are ranked
 without them, so that indexing an archive stays as fast as MiniLM alone."""
@@ -28,9 +31,10 @@ def e5_for(e5: E5 | None, passages: int) -> E5 | None:
 
 
 def build(article: Article, embedder: Embedder, e5: E5 | None = None, *, previous: Index | None = None,
-          progress: bool = False) -> Index:  # fmt: skip
+          progress: bool | Progress = False) -> Index:  # fmt: skip
     """Embed every sentence (one model run gives its vector and its token vectors); a passage's vector is
-    the normalized mean of its sentences'. Sentences already embedded in `previous` are not embedded again."""
+    the normalized mean of its sentences'. Sentences already embedded in `previous` are not embedded again.
+    progress: True for bars on stderr, or a Progress to tell."""
     chunks = article.chunks
     sentences = [c.text[a:b] for c in chunks for a, b in c.sentences]
     known = _known(previous, embedder)
@@ -102,40 +106,41 @@ def _known(previous: Index | None, embedder: Embedder) -> dict[str, tuple]:
     }  # fmt: skip
 
 
-def _e5_vectors(e5: E5, texts: list[str], previous: Index | None, progress: bool) -> np.ndarray:
+def _e5_vectors(e5: E5, texts: list[str], previous: Index | None, progress: bool | Progress) -> np.ndarray:
     """e5 vectors of the passages; those an earlier build of the folder already has are reused."""
     known = {}
     if previous is not None and previous.e5_vectors is not None and previous.manifest.get("e5") == e5.name:
         known = {c.text: v for c, v in zip(previous.chunks, previous.e5_vectors, strict=True)}
     todo = sorted({t for t in texts if t not in known})
-    step = 16
-    from tqdm import tqdm
-
-    with tqdm(total=len(todo), desc="e5 passages", unit="passage", leave=False,
-              disable=not progress or len(todo) < 16) as bar:  # fmt: skip
-        for i in range(0, len(todo), step):
-            known |= dict(zip(todo[i : i + step], e5.passages(todo[i : i + step]), strict=True))
-            bar.update(len(todo[i : i + step]))
+    for part in _slices(len(todo), 16, progress, "e5 passages", "passage"):
+        known |= dict(zip(todo[part], e5.passages(todo[part]), strict=True))
     return np.array([known[t] for t in texts], dtype=np.float32).reshape(len(texts), e5.dimension)
 
 
-def _encode(embedder: Embedder, texts: list[str], progress: bool) -> Encoded:
-    """encode_tokens in slices, with a progress bar on stderr for long articles."""
-    step = 256
+def _encode(embedder: Embedder, texts: list[str], progress: bool | Progress) -> Encoded:
+    """encode_tokens in slices when progress is shown (on stderr, or told to a Progress), else in one call."""
     if not progress or len(texts) < 64:
         return embedder.encode_tokens(texts)
-    from tqdm import tqdm
-
-    parts = []
-    with tqdm(total=len(texts), desc="embedding sentences", unit="sentence", leave=False) as bar:
-        for i in range(0, len(texts), step):
-            parts.append(embedder.encode_tokens(texts[i : i + step]))
-            bar.update(len(parts[-1].vectors))
+    parts = [embedder.encode_tokens(texts[part]) for part in _slices(len(texts), 256, progress, "embedding sentences",
+                                                                     "sentence")]  # fmt: skip
     return Encoded(
         np.concatenate([p.vectors for p in parts]),
         [t for p in parts for t in p.tokens],
         [i for p in parts for i in p.ids],
     )
+
+
+def _slices(total: int, step: int, progress: bool | Progress, stage: str, unit: str) -> Iterator[slice]:
+    """Slices of step items over total, with progress on stderr (True; only when there are several) or told to a
+    Progress after each slice."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=stage, unit=unit, leave=False, disable=progress is not True or total < step) as bar:
+        for start in range(0, total, step):
+            yield slice(start, min(start + step, total))
+            bar.update(min(step, total - start))
+            if callable(progress):
+                progress(stage, min(start + step, total) / total)
 
 
 def _versions() -> dict[str, str]:
