@@ -110,10 +110,15 @@ _ASKS_FIELD = {
 }
 
 
-def asked_field(question: str) -> str:
-    """Which metadata line a question about the article wants: "date" ("When was it published?"), "author" ("Who
-    wrote this?"), or else "source" ("Which agency is this from?")."""
-    return next((field for field, cue in _ASKS_FIELD.items() if cue.search(question)), "source")
+def asked_fields(question: str) -> tuple[str, ...]:
+    """The metadata lines a question about the article wants, best first: ("date",) for "When was it published?",
+    ("author", "source") for "Who wrote this?" or "Who reported this?" (a byline, else the agency), ("source",) for
+    "Which agency is this from?"."""
+    if _ASKS_FIELD["date"].search(question):
+        return ("date",)
+    if _ASKS_FIELD["author"].search(question) or re.match(r"\s*who\b", question, re.IGNORECASE):
+        return ("author", "source")
+    return ("source",)
 
 
 def names_the_article(question: str) -> bool:

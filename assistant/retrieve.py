@@ -89,6 +89,9 @@ class Ranking:
     previous: Ranking | None = None
     """For a follow-up, the ranking of the earlier question it leans on (the one before it, or that one's topic),
     whose query was mixed into its own."""
+    alone: Ranking | None = None
+    """For a follow-up, the ranking of the question on its own, without the conversation: whether it would be
+    answered by itself ("Is Japan allowed to wage war under its constitution?" needs no question before it)."""
 
     @property
     def follow_up(self) -> bool:
@@ -153,12 +156,14 @@ class Retriever:
         else:
             previous = self.rank(history[-1], history[:-1]).topic
             mixed = query.plus(previous.query, self.calibration["follow_up"]["weight"])
-            ranking = replace(self.score(mixed, meta), previous=previous)
+            ranking = replace(self.score(mixed, meta), previous=previous, alone=self.score(query, meta))
         if self.metadata:  # the line a question about the article asks for (its date, author or source) first
-            field = cues.asked_field(question)
-            if field not in self.metadata_fields.values():  # "When was it published?" of an article with no date
+            wanted = [f for f in cues.asked_fields(question) if f in self.metadata_fields.values()]
+            if not wanted:  # "When was it published?" of an article that does not say
                 return replace(ranking, meta_similarity=0.0)
-            ranking = replace(ranking, metadata=sorted(self.metadata, key=lambda i: self.metadata_fields[i] != field))
+            order = {f: n for n, f in enumerate(wanted)}
+            first = sorted(self.metadata, key=lambda i: order.get(self.metadata_fields[i], len(order)))
+            ranking = replace(ranking, metadata=first)
         return ranking
 
     def score(self, query: Query, meta_similarity: float = 0.0) -> Ranking:

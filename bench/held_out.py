@@ -4,7 +4,8 @@
 
 - news: 6 Markdown news articles (bench/data/news/), 10 answerable questions, 3 the article does not answer and
   1 about the article itself (its byline or date) each; answered right, from the wrong ¶, declined, or (for the
-  unanswered ones) answered when it should decline;
+  unanswered ones) answered when it should decline; and off topic: each answerable question asked of the next
+  article, where it must be declined;
 - paraphrases: 30 questions on the bundled article in words it does not use; right ¶ first and answered, or not;
 - conversation: the 9 questions of issue 19 asked in one chat, each with all the questions before it as history.
 
@@ -29,6 +30,15 @@ def _lines(name: str) -> list[dict]:
     return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def _iso(text: str) -> str | None:
+    from datetime import datetime
+
+    try:
+        return datetime.strptime(text, "%B %d, %Y").strftime("%Y-%m-%d")
+    except ValueError:
+        return None
+
+
 def news(models, folder: Path, verbose: bool) -> Counter:
     from assistant import Assistant
 
@@ -44,7 +54,8 @@ def news(models, folder: Path, verbose: bool) -> Counter:
         if row["paragraph"] is None:
             outcome = "false answer" if not answer.abstained else "declined rightly"
         elif row["paragraph"] == "meta":
-            outcome = "meta right" if not answer.abstained and row["answer"] in top.text else "meta wrong"
+            said = {row["answer"], _iso(row["answer"])}  # a date line says "Published: 2025-03-03"
+            outcome = "meta right" if not answer.abstained and any(s and s in top.text for s in said) else "meta wrong"
         elif answer.abstained:
             outcome = "false decline" + (" (right ¶ first)" if top and top.paragraph == row["paragraph"] else "")
         else:
@@ -53,6 +64,14 @@ def news(models, folder: Path, verbose: bool) -> Counter:
         if verbose and outcome not in ("right", "declined rightly", "meta right"):
             print(f"  news {outcome}: {row['q']} (want ¶{row['paragraph']}, got ¶{top.paragraph if top else '-'}, "
                   f"score {top.score if top else 0})")  # fmt: skip
+    names = sorted(bots)
+    for row in _lines("news-questions.jsonl"):  # off topic: each answerable question asked of the next article
+        if isinstance(row["paragraph"], int):
+            other = bots[names[(names.index(row["article"]) + 1) % len(names)]]
+            answered = not other.ask(row["q"]).abstained
+            tally["off-topic answered" if answered else "off-topic declined"] += 1
+            if verbose and answered:
+                print(f"  news off-topic answered: {row['q']} (of {other.article.name})")
     return tally
 
 

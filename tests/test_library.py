@@ -135,3 +135,35 @@ def test_asking_one_article_for_another_is_refused(library):
 )  # fmt: skip
 def test_names_are_made_safe(given, kept):
     assert clean_name(given) == kept
+
+
+@pytest.fixture(scope="module")
+def news_bot(real_embedder, real_e5, tmp_path_factory):
+    from tests import documents
+
+    path = tmp_path_factory.mktemp("news") / "harbour.html"
+    path.write_bytes(documents.news_page())
+    return Assistant.from_article(path, embedder=real_embedder, e5=real_e5)
+
+
+@pytest.mark.parametrize(
+    ("question", "line"),
+    [("Who wrote this article?", "Author: Ana Ruiz"), ("Who wrote this?", "Author: Ana Ruiz"),
+     ("When was this article published?", "Published: 2025-03-03"), ("When was it published?", "Published: 2025-03-03"),
+     ("Which site published this story?", "Source: Harbour Herald")],
+)  # fmt: skip
+def test_questions_about_the_article_are_answered_from_its_metadata(news_bot, question, line):
+    answer = news_bot.ask(question)
+    assert not answer.abstained and answer.passages[0].text == line
+    assert news_bot.article.text.rstrip().endswith("Source: Harbour Herald")  # shown as the last lines of the pane
+
+
+def test_content_questions_are_not_answered_from_metadata(news_bot):
+    answer = news_bot.ask("When will the audit be published?")
+    assert not answer.abstained and "audit of the contract would be published in June" in answer.passages[0].text
+
+
+def test_a_date_question_of_an_article_without_a_date_is_not_answered_by_its_source(real_bot):
+    answer = real_bot.ask("When was it published?")
+    assert answer.passages[0].text != "Source: Reuters"
+    assert real_bot.ask("Who reported this?").passages[0].text == "Source: Reuters"
