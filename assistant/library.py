@@ -160,6 +160,16 @@ class Library:
             self._start_upgrade(entry.id, article)
         return entry.model_copy(update={"complete": self.ready(entry.id)}), True
 
+    def add_text(self, text: str, name: str | None = None, *, progress: Progress | None = None
+                 ) -> tuple[ArticleEntry, bool]:  # fmt: skip
+        """Add pasted text (plain, or Markdown when it opens with a "# " heading), listed under its first words
+        unless a name is given."""
+        if name is None:
+            first = next((line for line in text.splitlines() if line.strip()), "")
+            words = first.lstrip("#").split()
+            name = " ".join(words[:8]) + ("…" if len(words) > 8 else "") or "pasted"
+        return self.add(text.encode("utf-8", "surrogatepass"), name, progress=progress)
+
     def add_url(self, url: str, *, progress: Progress | None = None) -> tuple[ArticleEntry, bool]:
         """Fetch a news page, PDF or DOCX (fetch.py refuses private addresses unless allow_private_urls) and add it."""
         from .fetch import fetch

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import html
+import json
+import os
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +18,8 @@ from assistant.chat import (
     EXAMPLES,
     NOT_COVERED,
     UNEXPECTED,
+    Chat,
+    Turn,
     examples_for,
     friendly,
     place,
@@ -403,3 +408,189 @@ def test_build_app_exposes_the_ask_endpoint(real_bot):
     named = {fn.api_name: fn for fn in app.fns.values() if fn.api_visibility == "public"}
     assert list(named) == ["ask"]
     assert named["ask"].fn("what exercises did Japan join") == real_bot.ask("what exercises did Japan join").to_dict()
+
+
+# ---- the chat as a download ---------------------------------------------------------------------------------------
+
+
+def md_tokens(markdown: str) -> list:
+    """Every token CommonMark (with raw HTML allowed, GFM tables and strikethrough) makes of a Markdown text."""
+    from markdown_it import MarkdownIt
+
+    parser = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    tokens = []
+    for token in parser.parse(markdown):
+        tokens += [token, *(token.children or [])]
+    return tokens
+
+
+def md_plain(markdown: str) -> str:
+    """The text a reader sees in rendered Markdown (soft breaks as newlines)."""
+    return "".join(t.content if t.type in ("text", "code_inline") else "\n" for t in md_tokens(markdown)
+                   if t.type in ("text", "code_inline", "softbreak"))  # fmt: skip
+
+
+MARKUP_TOKENS = {"html_inline", "html_block", "link_open", "image", "em_open", "strong_open", "code_inline",
+                 "code_block", "fence", "s_open", "table_open", "heading_open", "bullet_list_open",
+                 "ordered_list_open", "blockquote_open", "hr", "hardbreak"}  # fmt: skip
+MD_PAYLOADS = [
+    *PAYLOADS,
+    "# heading", "- item", "+ item", "1. first", "3) third", "> quoted", "---", "===", "    indented code",
+    "`code` ``more``", "~~struck~~", "| a | b |\n|---|---|", "<https://example.com>", "<javascript:alert(1)>",
+    "https://example.com/x www.example.com a@example.com", "[ref]: http://example.com", "[^1] footnote",
+    "\\*not em\\* \\", "&lt;b&gt; &#60;i&#62; &copy;", "_under_ __double__", "a  \nb", "<!-- comment -->",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("payload", MD_PAYLOADS)
+def test_md_text_is_literal_markdown(payload):
+    from assistant.chat.export import md_text
+
+    out = md_text(payload)
+    assert not {t.type for t in md_tokens(out)} & MARKUP_TOKENS, out
+    shown = md_plain(out)
+    assert shown == "\n".join(line.strip() for line in payload.split("\n")), out
+    # GFM would link bare addresses: an escaped ':', '.' or '@' stops it.
+    assert "https://" not in out and "www." not in out and "a@" not in out
+
+
+def hostile_passage(text: str, sentence: str, **kw) -> Passage:
+    start = text.index(sentence)
+    return passage(text, start, start + len(sentence), **kw)
+
+
+def test_markdown_blockquote_bolds_the_answering_sentence_only():
+    from assistant.chat.export import blockquote
+
+    text = "First *one*. The <b>answer</b> is 42. Last [x](y)."
+    out = blockquote(hostile_passage(text, "The <b>answer</b> is 42."))
+    assert out.startswith("> ")
+    tokens = md_tokens(out)
+    strong = [t for t in tokens if t.type == "strong_open"]
+    assert len(strong) == 1 and not {t.type for t in tokens} & (MARKUP_TOKENS - {"strong_open", "blockquote_open"})
+    inside = out[out.index("**") + 2 : out.rindex("**")]
+    assert md_plain(inside) == "The <b>answer</b> is 42."
+    assert md_plain(out) == text
+    unmarked = blockquote(hostile_passage(text, "The <b>answer</b> is 42."), mark=False)
+    assert "**" not in unmarked and md_plain(unmarked) == text
+    glued = blockquote(hostile_passage("Before.After.", "After."))  # no word edge: no bold, still verbatim
+    assert "**" not in glued and md_plain(glued) == "Before.After."
+    lines = blockquote(hostile_passage("One line\n  - and a second\nthird", "third"))
+    assert lines.split("\n") == ["> One line", "> \\- and a second", "> **third**"]
+
+
+INFO = {"id": "0123456789abcdef", "name": "harbour.html", "format": "html", "title": "Harbour reopens",
+        "author": "Ana Ruiz", "date": "2025-03-03", "source": "Harbour Herald",
+        "url": "https://herald.example/news/harbour", "paragraphs": 7}  # fmt: skip
+
+
+def answered(question: str, *passages: Passage) -> dict:
+    return {"question": question, "answer": Answer(question=question, text="t", passages=passages,
+                                                   abstained=False).to_dict()}  # fmt: skip
+
+
+def test_chat_markdown_reads_as_a_transcript():
+    from assistant.chat import chat_markdown
+
+    cost = "The work cost 4.2 million euros. It was paid for by the region."
+    turns = [
+        answered("How much did it cost?", hostile_passage(cost, "The work cost 4.2 million euros.", paragraph=2,
+                 places=(2, 9), score=0.93), passage("Other.", 0, 6, paragraph=3, score=0.4),
+                 passage("Weak.", 0, 5, paragraph=4, score=0.03)),  # fmt: skip
+        {"question": "What is the capital of France?",
+         "answer": Answer(question="q", text="t", passages=(passage("Nearby.", 0, 7, paragraph=5, score=0.02),),
+                          abstained=True).to_dict()},  # fmt: skip
+    ]
+    out = chat_markdown(INFO, turns)
+    lines = out.split("\n")
+    assert lines[:6] == ["# Harbour reopens", "", "By Ana Ruiz · 2025-03-03 · Source: Harbour Herald", "",
+                         "`harbour.html` · 7 paragraphs · `https://herald.example/news/harbour`", ""]  # fmt: skip
+    first, second = out.split("\n## 1. How much did it cost?\n")[1].split("\n## 2. What is the capital of France?\n")
+    assert "**Answer:** The work cost 4.2 million euros. (¶2, also ¶9)" in first
+    assert "**¶2, also ¶9** · score 0.93:\n\n> **The work cost 4.2 million euros.** It was paid for by the region." in first
+    assert "**¶3** · score 0.40:\n\n> **Other.**" in first
+    assert "Weaker match (score below 0.10), not quoted: ¶4 (score 0.03)" in first and "> Weak." not in first
+    assert second.strip().split("\n\n") == [NOT_COVERED, f"{CLOSEST}: ¶5 · score 0.02", "> Nearby."]
+    assert "**" not in second  # nothing is presented as the answer
+    headings = [t for t in md_tokens(out) if t.type == "heading_open"]
+    assert [h.tag for h in headings] == ["h1", "h2", "h2"]
+
+
+def test_chat_markdown_keeps_hostile_text_literal():
+    from assistant.chat import chat_markdown
+
+    payload = " ".join(MD_PAYLOADS).replace("\n", " ")
+    info = {**INFO, "title": f"Title {payload}", "author": payload, "source": payload, "name": "x`y`.html",
+            "url": "javascript:alert(1)"}  # fmt: skip
+    text = f"Before {payload} middle. Then {payload} after."
+    out = chat_markdown(info, [answered(f"Question {payload}", hostile_passage(text, f"Then {payload} after."))])
+    html_out = __import__("markdown_it").MarkdownIt("commonmark", {"html": True}).render(out)
+    assert_only_our_markup_tags(html_out)
+    assert not {t.type for t in md_tokens(out)} & {"html_inline", "html_block", "link_open", "image", "em_open"}
+    plain = md_plain(out)
+    one_line = " ".join(payload.split())  # a title or a question is shown on one line
+    assert f"Title {one_line}" in plain and f"Question {one_line}" in plain and text in plain
+    assert "x`y`.html" in plain and "javascript:alert(1)" in plain  # as code, never a link
+
+
+def assert_only_our_markup_tags(fragment: str) -> None:
+    for tag, attrs in Markup(fragment).tags:
+        assert tag in {"h1", "h2", "p", "strong", "blockquote", "code"}, tag
+        assert not attrs, (tag, attrs)
+
+
+def test_chat_markdown_without_title_or_questions():
+    from assistant.chat import chat_markdown
+
+    out = chat_markdown({**INFO, "title": None, "author": None, "date": None, "source": None, "url": None}, [])
+    assert out.startswith("# harbour.html\n\n7 paragraphs\n")
+    assert "No questions yet." in out
+
+
+def test_chat_json_holds_the_article_and_each_answer_as_the_api_gives_it():
+    from assistant.chat import chat_json
+
+    turns = [answered("Where?", passage("Here. There.", 0, 5, paragraph=2))]
+    data = json.loads(chat_json(INFO, turns))
+    assert data == {"article": INFO, "turns": [{"question": "Where?", "answer": turns[0]["answer"]}]}
+    assert Answer.model_validate(data["turns"][0]["answer"]).to_dict() == turns[0]["answer"]
+
+
+@pytest.mark.parametrize(
+    ("info", "stem"),
+    [(INFO, "chat-harbour-reopens"), ({"title": None, "name": "Report 2024.PDF"}, "chat-report-2024-pdf"),
+     ({"title": "東京 <script>", "name": "x"}, "chat-script"), ({"title": "東京", "name": ""}, "chat")],
+)  # fmt: skip
+def test_file_stem(info, stem):
+    from assistant.chat.export import file_stem
+
+    assert file_stem(info) == stem
+
+
+def test_exports_are_stored_once_under_their_content():
+    from assistant.chat.export import Exports
+
+    exports = Exports()
+    a = exports.write("chat.md", "one")
+    assert Path(a).name == "chat.md" and Path(a).read_text() == "one"
+    assert exports.write("chat.md", "one") == a
+    b = exports.write("chat.md", "two")
+    assert b != a and Path(b).read_text() == "two" and Path(a).exists()
+    assert Path(a).parent.parent == exports.folder
+    os.utime(Path(a).parent, (0, 0))  # long since copied by Gradio
+    exports.write("chat.md", "three")
+    assert not Path(a).exists() and Path(b).exists()
+
+
+def test_chat_remembers_answered_questions_only():
+    answer = Answer(question="q", text="t", passages=(passage("Yes.", 0, 4),), abstained=False)
+    chat = Chat()
+    refused = Turn(({"role": "assistant", "content": "notice"},))
+    chat = chat.then(refused)
+    assert chat.messages == refused.messages and chat.earlier == () and chat.turns == ()
+    for i in range(MAX_HISTORY + 2):
+        chat = chat.then(Turn(({"role": "user", "content": str(i)},), answer=answer, asked=f"q{i}"))
+    assert len(chat.messages) == MAX_HISTORY + 3
+    assert chat.earlier == tuple(f"q{i}" for i in range(2, MAX_HISTORY + 2))  # follow-ups lean on the latest
+    assert len(chat.turns) == MAX_HISTORY + 2  # the download keeps every one
+    assert chat.turns[0] == {"question": "q0", "answer": answer.to_dict()}

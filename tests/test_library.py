@@ -167,3 +167,11 @@ def test_a_date_question_of_an_article_without_a_date_is_not_answered_by_its_sou
     answer = real_bot.ask("When was it published?")
     assert answer.passages[0].text != "Source: Reuters"
     assert real_bot.ask("Who reported this?").passages[0].text == "Source: Reuters"
+
+
+def test_pasted_text_is_listed_under_its_first_words_and_read_as_markdown_when_it_is(library):
+    plain, _ = library.add_text("The bridge opened in May after two years of work on its deck.\nIt cost 3 million.\n")
+    assert plain.name == "The bridge opened in May after two years…" and plain.format == "text"
+    marked, _ = library.add_text(HARBOUR)
+    assert marked.format == "markdown" and marked.title == "Harbour reopens after storm repairs"
+    assert "#" not in library.get(marked.id).article.text

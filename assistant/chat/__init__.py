@@ -1,10 +1,11 @@
-"""The chat page: rendering answers as HTML (render.py), one turn of the chat (turn.py), the Gradio page (page.py)
-and its styles (page.css)."""
+"""The chat page: answers as HTML (render.py), one turn of the chat (turn.py), the chat as a download (export.py), the
+Gradio page (page.py) and its styles (page.css)."""
 
 from functools import cache
 from pathlib import Path
 
 from ..answer import NOT_COVERED
+from .export import chat_json, chat_markdown
 from .page import build_app
 from .render import (
     CLOSEST,
@@ -19,7 +20,7 @@ from .render import (
     split_highlight,
     text_html,
 )
-from .turn import EXAMPLES, UNEXPECTED, Turn, examples_for, take_turn
+from .turn import EXAMPLES, UNEXPECTED, Chat, Turn, examples_for, take_turn
 
 
 @cache
@@ -33,8 +34,11 @@ __all__ = [
     "EXAMPLES",
     "NOT_COVERED",
     "UNEXPECTED",
+    "Chat",
     "Turn",
     "build_app",
+    "chat_json",
+    "chat_markdown",
     "examples_for",
     "friendly",
     "page_css",

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import AssistantError
-from ..question import DEFAULT_K, MAX_HISTORY
+from ..question import DEFAULT_K
+from ..schema import ArticleInfo
+from .export import Exports, chat_json, chat_markdown, file_stem
 from .render import friendly, render_article, render_notice, text_html
-from .turn import examples_for, take_turn
+from .turn import Chat, examples_for, take_turn
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -20,6 +22,10 @@ EXAMPLE_SLOTS = 5
 """Example buttons on the page; an article without examples hides them."""
 ADD_FAILED = "Sorry, something went wrong while adding the article. The articles already here are untouched."
 KEEP_DEFAULT = "The article the page started with stays; add another one to switch to it, or remove that one."
+
+ASK = "Ask about the article…"
+ADD_LABEL, ADD_OR_REMOVE = "Add an article", "Add an article, or remove this one"
+FORMATS = "A news page (.html), PDF, Word (.docx), Markdown or text file, a link, or pasted text:"
 
 SCROLL_TO_CITED = """
 watch('value', () => {
@@ -52,6 +58,7 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
     engine = target if isinstance(target, Engine) else Engine(target)
     library = engine.library
     first = library.default_id
+    exports = Exports()
 
     def offered(article_id: str) -> tuple[str, ...]:
         if examples is not None:
@@ -61,41 +68,57 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
     def choices() -> list[tuple[str, str]]:
         return [(entry_label(e), e.id) for e in library.entries()]
 
-    def send(question: str, messages: list, earlier: list, current: str):
-        turn = take_turn(engine, question, earlier, article=current)
-        messages = [*messages, *turn.messages]
+    def downloads(chat: Chat, article_id: str) -> tuple:
+        """The download buttons' row and files: shown once the conversation has an answer."""
+        if not chat.turns:
+            return gr.update(visible=False), None, None
+        info = ArticleInfo.of(library.get(article_id).article).model_dump(mode="json")
+        stem, turns = file_stem(info), list(chat.turns)
+        try:
+            return (gr.update(visible=True), exports.write(f"{stem}.md", chat_markdown(info, turns)),
+                    exports.write(f"{stem}.json", chat_json(info, turns)))  # fmt: skip
+        except OSError:  # a full disk costs the downloads, not the answer
+            log.exception("chat: cannot write the chat's downloads")
+            return gr.update(visible=False), None, None
+
+    def send(question: str, chat: Chat, current: str):
+        turn = take_turn(engine, question, chat.earlier, article=current)
+        chat = chat.then(turn)
+        shown = list(chat.messages)
         if turn.answer is None:
-            return (question if turn.keep else ""), messages, messages, earlier, gr.skip()
-        earlier = [*earlier, turn.asked][-MAX_HISTORY:]
-        return "", messages, messages, earlier, render_article(library.get(current).article, turn.answer)
+            return (question if turn.keep else ""), shown, chat, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return "", shown, chat, render_article(library.get(current).article, turn.answer), *downloads(chat, current)
 
     def clear(current: str):
-        return "", [], [], [], render_article(library.get(current).article)
+        return "", [], Chat(), render_article(library.get(current).article), *downloads(Chat(), current)
 
-    def switch(chats: dict, current: str, messages: list, earlier: list, chosen: str, notice: str = ""):
+    def switch(chats: dict, current: str, chat: Chat, chosen: str, notice: str = "", added: bool = False):
         """Keep the current article's chat, and show the chosen article with its own."""
-        chats = {**chats, current: (messages, earlier)}
-        messages, earlier = chats.get(chosen, ([], []))
-        article = library.get(chosen).article
+        chats = {**chats, current: chat}
+        chat = chats.get(chosen, Chat())
         shown = offered(chosen)
+        # After an add: fold the add panel away (the new article shows), and empty what was used to add it.
+        folded = {"open": False} if added else {}
+        add_panel_update = gr.update(label=ADD_LABEL if chosen == first else ADD_OR_REMOVE, **folded)
+        after_add = (None, "", "") if added else (gr.skip(),) * 3
         return (
-            gr.update(choices=choices(), value=chosen), chosen, chats, messages, messages, earlier,
-            render_article(article), notice, gr.update(visible=bool(shown)),
+            gr.update(choices=choices(), value=chosen), chosen, chats, list(chat.messages), chat,
+            render_article(library.get(chosen).article), notice, gr.update(visible=bool(shown)),
             *[gr.update(value=q, visible=True) for q in shown],
             *[gr.update(visible=False) for _ in range(len(example_buttons) - len(shown))],
+            gr.update(visible=chosen != first), *downloads(chat, chosen), add_panel_update, *after_add,
         )  # fmt: skip
 
-    def choose(chosen: str, chats: dict, current: str, messages: list, earlier: list):
+    def choose(chosen: str, chats: dict, current: str, chat: Chat):
         if not chosen or chosen == current:
             return gr.skip()
-        return switch(chats, current, messages, earlier, chosen)
+        return switch(chats, current, chat, chosen)
 
     def adding(make):
         """An add handler: make() brings the article's bytes; then index it and switch to it, or say what failed."""
 
         # Gradio finds the progress bar by this default value.
-        def handler(value, chats: dict, current: str, messages: list, earlier: list,
-                    progress=gr.Progress()):  # noqa: B008  # fmt: skip
+        def handler(value, chats: dict, current: str, chat: Chat, progress=gr.Progress()):  # noqa: B008
             def told(stage: str, fraction: float) -> None:
                 progress(fraction, desc=f"{stage}…")
 
@@ -109,7 +132,7 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
                 return only_notice(ADD_FAILED)
             said = "Added" if new else "Already here"
             note = f'<div class="qa-added">{said}: {text_html(entry_label(entry))}</div>'
-            return switch(chats, current, messages, earlier, entry.id, note)
+            return switch(chats, current, chat, entry.id, note, added=True)
 
         return handler
 
@@ -122,7 +145,7 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
     def from_text(text: str | None, told):
         if not (text or "").strip():
             raise AssistantError("paste the article's text first")
-        return library.add(text.encode("utf-8", "surrogatepass"), "pasted.txt", progress=told)
+        return library.add_text(text, progress=told)
 
     def from_url(url: str | None, told):
         if not (url or "").strip():
@@ -134,7 +157,7 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
         """Every output of an article change left as it is, but for a notice saying why."""
         return tuple(render_notice(message) if o is notice else gr.skip() for o in outputs)
 
-    def remove(chats: dict, current: str, messages: list, earlier: list):
+    def remove(chats: dict, current: str, chat: Chat):
         if current == first:
             return only_notice(KEEP_DEFAULT)
         try:
@@ -143,7 +166,7 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
             return only_notice(friendly(e))
         chats = {k: v for k, v in chats.items() if k != current}
         removed = f'<div class="qa-added">Removed: {text_html(entry_label(entry))}</div>'
-        return switch(chats, first, [], [], first, removed)
+        return switch(chats, first, chats.get(first, Chat()), first, removed)  # the default's chat as it was
 
     def ask(question: str, history: list[str] | None = None, k: int = DEFAULT_K, article: str | None = None) -> dict:
         """Answer a question about an article: the same JSON as `assistant ask --json` and POST /api/ask.
@@ -160,7 +183,8 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
             raise gr.Error("unexpected error while answering; see the server's log") from None
 
     shown = offered(first)
-    with gr.Blocks(title="Article assistant", analytics_enabled=False) as app:
+    # Gradio keeps a copy of every download it serves; a week-old one is dropped (every day), all at a restart.
+    with gr.Blocks(title="Article assistant", analytics_enabled=False, delete_cache=(86400, 7 * 86400)) as app:
         gr.HTML(HEADER, js_on_load=None)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=380):
@@ -178,17 +202,9 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
                     feedback_options=None,
                     placeholder="Ask a question about the article. Answers quote it verbatim, with ¶ numbers.",
                 )
-                with gr.Row(equal_height=True):
-                    box = gr.Textbox(
-                        elem_id="qa-question",
-                        show_label=False,
-                        placeholder="Ask a question about the article…",
-                        lines=1,
-                        max_lines=4,
-                        autofocus=True,
-                        container=False,
-                        scale=6,
-                    )
+                with gr.Row(equal_height=True, elem_id="qa-ask"):
+                    box = gr.Textbox(elem_id="qa-question", show_label=False, placeholder=ASK, lines=1,
+                                     max_lines=4, autofocus=True, container=False, scale=6)  # fmt: skip
                     send_button = gr.Button("Send", variant="primary", scale=0, min_width=88, elem_id="qa-send")
                     clear_button = gr.Button("Clear", variant="secondary", scale=0, min_width=80, elem_id="qa-clear")
                 with gr.Row(elem_classes="qa-examples", elem_id="qa-examples", visible=bool(shown)) as examples_row:
@@ -197,48 +213,53 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
                         gr.Button(q, size="sm", variant="secondary", elem_classes="qa-example")
                         for q in shown or EXAMPLE_SLOTS * ("",)
                     ]
+                with gr.Row(elem_id="qa-downloads", visible=False) as download_row:
+                    md_button = gr.DownloadButton("Download chat (Markdown)", size="sm", elem_id="qa-download-md")
+                    json_button = gr.DownloadButton("Download chat (JSON)", size="sm", elem_id="qa-download-json")
             with gr.Column(scale=2, min_width=320):
                 chooser = gr.Dropdown(choices=choices(), value=first, label="Article", elem_id="qa-choose",
                                       filterable=False)  # fmt: skip
-                with gr.Accordion("Add an article, or remove this one", open=False, elem_id="qa-add"):
-                    upload = gr.File(label="Drop a news page (.html), PDF, Word (.docx), Markdown or text file",
-                                     file_count="single", type="filepath", elem_id="qa-upload")  # fmt: skip
+                with gr.Accordion(ADD_LABEL, open=False, elem_id="qa-add") as add_panel:
+                    gr.HTML(f'<p class="qa-formats">{FORMATS}</p>', js_on_load=None)
+                    upload = gr.File(label=FORMATS, show_label=False, file_count="single", type="filepath",
+                                     elem_id="qa-upload", height=120)  # fmt: skip
                     with gr.Row(equal_height=True):
                         url_box = gr.Textbox(show_label=False, placeholder="…or a link: https://…", scale=5,
                                              elem_id="qa-url", container=False)  # fmt: skip
                         fetch_button = gr.Button("Fetch", size="sm", scale=0, min_width=80, elem_id="qa-fetch")
                     paste_box = gr.Textbox(show_label=False, placeholder="…or paste the article's text here",
                                            lines=3, max_lines=12, elem_id="qa-paste", container=False)  # fmt: skip
-                    with gr.Row():
+                    with gr.Row(elem_id="qa-add-actions"):
                         paste_button = gr.Button("Add pasted text", size="sm", elem_id="qa-paste-add")
-                        remove_button = gr.Button("Remove this article", size="sm", variant="stop",
+                        remove_button = gr.Button("Remove this article", size="sm", variant="stop", visible=False,
                                                   elem_id="qa-remove")  # fmt: skip
                 notice = gr.HTML("", elem_id="qa-add-notice")
                 panel = gr.HTML(render_article(library.default.article), elem_id="qa-article",
                                 js_on_load=SCROLL_TO_CITED)  # fmt: skip
         # The conversation lives on the server (State), so the browser does not upload it again with every turn;
         # each article keeps its own (chats), so switching back finds it where it was.
-        log_state = gr.State([])
-        earlier = gr.State([])
+        chat_state = gr.State(Chat())
         current = gr.State(first)
         chats = gr.State({})
 
-        outputs = [chooser, current, chats, chatbot, log_state, earlier, panel, notice, examples_row, *example_buttons]
+        downloads_out = [download_row, md_button, json_button]
+        outputs = [chooser, current, chats, chatbot, chat_state, panel, notice, examples_row, *example_buttons,
+                   remove_button, *downloads_out, add_panel, upload, url_box, paste_box]  # fmt: skip
         turn = dict(
-            outputs=[box, chatbot, log_state, earlier, panel],
+            outputs=[box, chatbot, chat_state, panel, *downloads_out],
             show_progress="minimal",
             show_progress_on=[chatbot],
             api_visibility="private",
         )
-        box.submit(send, [box, log_state, earlier, current], **turn)
-        send_button.click(send, [box, log_state, earlier, current], **turn)
+        box.submit(send, [box, chat_state, current], **turn)
+        send_button.click(send, [box, chat_state, current], **turn)
         for button in example_buttons:
-            button.click(lambda q, m, e, c: send(q, m, e, c), [button, log_state, earlier, current], **turn)
+            button.click(send, [button, chat_state, current], **turn)
         cleared = dict(outputs=turn["outputs"], show_progress="hidden", api_visibility="private")
         clear_button.click(clear, [current], **cleared)
         # The chat's own trash icon empties the chat; forget its questions and unmark the article too.
         chatbot.clear(clear, [current], **cleared)
-        state = [chats, current, log_state, earlier]
+        state = [chats, current, chat_state]
         chooser.input(choose, [chooser, *state], outputs, api_visibility="private", show_progress="hidden")
         added = dict(outputs=outputs, api_visibility="private", show_progress="full", show_progress_on=[notice])
         upload.upload(adding(from_file), [upload, *state], **added)

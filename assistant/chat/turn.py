@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..api import DEFAULT_ARTICLE
 from ..article import Article
@@ -45,6 +45,24 @@ class Turn:
     """The question to remember for follow-ups (None if it was refused)."""
     keep: bool = False
     """Leave the question in the textbox so that it can be fixed (it was refused)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """One article's conversation: what the chat shows, the questions follow-ups lean on, and each question with its
+    answer (Answer.to_dict(), for the downloads)."""
+
+    messages: tuple[dict, ...] = ()
+    earlier: tuple[str, ...] = ()
+    turns: tuple[dict, ...] = ()
+
+    def then(self, turn: Turn) -> Chat:
+        """The conversation after a turn (a refused question only adds its messages)."""
+        messages = (*self.messages, *turn.messages)
+        if turn.answer is None:
+            return replace(self, messages=messages)
+        asked = {"question": turn.asked, "answer": turn.answer.to_dict()}
+        return Chat(messages, (*self.earlier, turn.asked)[-MAX_HISTORY:], (*self.turns, asked))
 
 
 def take_turn(assistant, question: str | None, earlier: Sequence[str] = (), article: str | None = None) -> Turn:

@@ -33,7 +33,7 @@ class AddArticle(BaseModel):
     )
 
     text: str | None = Field(default=None, description=f"The article itself (at most {MAX_ARTICLE_BYTES:,} bytes).")
-    name: str | None = Field(default=None, description="A name to list pasted text under (default pasted.txt).")
+    name: str | None = Field(default=None, description="A name to list pasted text under (default: its first words).")
     url: str | None = Field(default=None, description="An http(s) URL for the server to fetch, once, now.")
 
 
@@ -112,7 +112,12 @@ def article_routes(engine: Engine) -> APIRouter:
                     entry, new = await anyio.to_thread.run_sync(library.add_url, body.url)
                 response.status_code = 201 if new else 200
                 return entry
-            data, name = body.text.encode("utf-8", "surrogatepass"), body.name or "pasted.txt"
+            if not body.text.strip():
+                raise ArticleError("the text is empty: paste an article")
+            async with adding:
+                entry, new = await anyio.to_thread.run_sync(library.add_text, body.text, body.name)
+            response.status_code = 201 if new else 200
+            return entry
         else:
             return json_error(415, "send a file as multipart/form-data, or JSON with text or url")
         if not data:

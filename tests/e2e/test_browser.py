@@ -19,6 +19,7 @@ EXERCISES = (
     "Last week, Japan conducted joint naval exercises with the U.S., Canada and the Philippines in the South China Sea."
 )
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+CHAT_READY = ("#qa-question textarea", "#qa-article .qa-para")
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not shutil.which("chromium"),
@@ -42,7 +43,8 @@ def browser():
 class Watched:
     """A page whose every request, dialog and uncaught error is recorded; requests off this machine are refused."""
 
-    def __init__(self, browser, url: str):
+    def __init__(self, browser, url: str, *, ready: tuple[str, ...] = CHAT_READY):
+        """Open url and wait until every selector of ready is on the page (default: the chat page's)."""
         self.requests: list[str] = []
         self.dialogs: list[str] = []
         self.errors: list[str] = []
@@ -52,8 +54,8 @@ class Watched:
         self.page.on("dialog", self._dialog)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.goto(url)
-        self.page.wait_for_selector("#qa-question textarea", timeout=TIMEOUT)
-        self.page.wait_for_selector("#qa-article .qa-para", timeout=TIMEOUT)
+        for selector in ready:
+            self.page.wait_for_selector(selector, timeout=TIMEOUT)
 
     def _route(self, route):
         url = route.request.url
@@ -273,5 +275,30 @@ def test_hostile_article_is_shown_never_executed(browser, hostile_server):
         for hidden in ("\x07", "\x1b", "\u202e", "\u202c", "\u2066", "\u2069"):
             assert hidden not in article_text and hidden not in page.locator("#qa-chat").text_content()
         assert page.get_by_text('<img src="http://example.com/x.png">', exact=False).first.is_visible()
+    finally:
+        watched.close()
+
+
+# ---- the API's docs ----------------------------------------------------------------------------------------------
+
+
+def test_docs_page_renders_offline(browser, server):
+    """/docs: Swagger UI from the server's own files (fastapi-offline), no request leaving this machine."""
+    watched = Watched(browser, f"{server.url}/docs", ready=(".opblock",))
+    page = watched.page
+    try:
+        ask = page.locator(".opblock", has=page.locator(".opblock-summary-path", has_text="/api/ask")).first
+        ask.wait_for(timeout=TIMEOUT)
+        assert ask.is_visible()
+        paths = page.locator(".opblock-summary-path").all_text_contents()
+        assert "/api/ask" in [p.strip().replace("\u200b", "") for p in paths], paths
+        assert page.locator(".swagger-ui .info .title").first.text_content().startswith("Article assistant")
+        ask.locator(".opblock-summary").click()  # expanding an operation loads nothing more either
+        ask.locator(".opblock-body").wait_for(timeout=TIMEOUT)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "docs.png"))
+        assert watched.offsite() == [], watched.offsite()
+        assert any("/api/docs-assets/" in u for u in watched.requests)
+        assert not watched.dialogs and not watched.errors
     finally:
         watched.close()
