@@ -38,9 +38,12 @@ watch('value', () => {
 
 HEADER = (
     '<div class="qa-header"><div class="qa-h1">Article assistant</div>'
-    "<p>Ask about the article shown alongside, or bring your own: a saved news page, a PDF, a Word file, text or a "
-    "link. Every answer quotes the article word for word, with the answering sentence highlighted and its ¶ number; "
-    "nothing is made up, and nothing leaves this computer unless you ask it to fetch a link.</p></div>"
+    "<p>Ask about the article (beside the chat, or below it on a narrow screen), or bring your own: a saved news "
+    "page, a PDF, a Word file, text or a link. Every answer quotes the article word for word, with the answering "
+    "sentence highlighted and its ¶ number; nothing is made up, and nothing leaves this computer unless you ask it "
+    "to fetch a link.</p></div>"
+    # On a narrow screen the article sits below the chat: a bar that stays in view jumps between them.
+    '<nav class="qa-jump" aria-label="Go to"><a href="#qa-chat">Chat</a><a href="#qa-article">Article</a></nav>'
 )
 
 
