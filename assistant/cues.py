@@ -121,7 +121,13 @@ def asked_fields(question: str) -> tuple[str, ...]:
     return ("source",)
 
 
+_FIRST_TOLD = re.compile(r"\b(first|broke|break|breaking|revealed?|reveals|leak(ed|s)?|scoop|originally)\b", re.I)
+"""Who first told a story is something the article itself reports ("An article published by the Nikkei has revealed
+..."), not the article's own source line."""
+
+
 def names_the_article(question: str) -> bool:
     """Does the question name the article or its origin ("Which agency is this article from?", "Who reported this?";
-    not "Who commented on the report?")? Only such questions are compared with META_QUESTIONS."""
-    return bool(_ABOUT_ARTICLE.search(question))
+    not "Who commented on the report?", nor "Which newspaper broke the story?")? Only such questions are compared
+    with META_QUESTIONS."""
+    return bool(_ABOUT_ARTICLE.search(question)) and not _FIRST_TOLD.search(question)
