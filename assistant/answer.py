@@ -20,7 +20,7 @@ def decide(question: str, ranking: Ranking, article: Article, k: int, calibratio
     answerable = answerability(ranking, calibration)
     about = about_article(ranking, answerable, calibration)
     order = ranking.metadata + ranking.order if about else ranking.order
-    abstained = not about and answerable < threshold(len(ranking.order), calibration)
+    abstained = not about and answerable < threshold(ranking, calibration)
     belief = share(ranking.fused, ranking.content)
     passages = []
     for i in order[:k]:

@@ -155,7 +155,7 @@ class Retriever:
             ranking = self.score(query, meta)
         else:
             previous = self.rank(history[-1], history[:-1]).topic
-            mixed = query.plus(previous.query, self.calibration["follow_up"]["weight"])
+            mixed = query.plus(previous.query, follow_up_weight(query, self.calibration))
             ranking = replace(self.score(mixed, meta), previous=previous, alone=self.score(query, meta))
         if self.metadata:  # the line a question about the article asks for (its date, author or source) first
             wanted = [f for f in cues.asked_fields(question) if f in self.metadata_fields.values()]
@@ -252,6 +252,13 @@ class Retriever:
         terms = ((tuple(self.passage_lexical.terms(text)), 1.0),)
         content = ((tuple(self.passage_lexical.content_terms(text)), 1.0),)
         return Query(encoded.vectors[0], tokens[keep], weights, terms, content, cues.question_kinds(text), e5)
+
+
+def follow_up_weight(query: Query, calibration: dict) -> float:
+    """How much of the question before a follow-up borrows: fitted apart for one with words of its own ("When did
+    they sign that deal?") and one without ("Who else?", "Where did that happen?"), which has nothing else to go by."""
+    model = calibration["follow_up"]
+    return model.get("weight_without_words", model["weight"]) if not query.content[0][0] else model["weight"]
 
 
 def _spread(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:

@@ -26,7 +26,9 @@ CALIBRATION: dict = json.loads(Path(__file__).with_name("calibration.json").read
 PASSAGE_FEATURES = ("dense_sentence", "late", "late_sentence", "bm25", "bm25_sentence", "e5")
 SENTENCE_FEATURES = ("dense", "late", "bm25")
 ANSWERABLE_FEATURES = ("dense_sentence", "late", "late_sentence", "coverage", "dense_sentence_mean", "late_mean")
-FOLLOW_UP_FEATURES = ("kind_missing", "previous", "same_passage")
+ANSWERABLE_FEATURES_E5 = (*ANSWERABLE_FEATURES, "e5", "e5_mean")
+"""With e5 passage vectors (articles up to store.E5_UP_TO passages), the answerability model reads e5 too."""
+FOLLOW_UP_FEATURES = ("margin", "kind_missing", "previous", "same_passage", "alone", "alone_coverage", "own_words")
 
 
 def standardize(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -63,14 +65,22 @@ def answerable_features(passage: Mapping[str, np.ndarray], top: int, coverage: f
     matches none in particular)."""
     x = {f: float(v[top]) for f, v in passage.items()}
     x["coverage"] = coverage
-    for f in ("dense_sentence", "late"):
-        x[f"{f}_mean"] = float(passage[f][content].mean())
+    for f in ("dense_sentence", "late", "e5"):
+        if f in passage:
+            x[f"{f}_mean"] = float(passage[f][content].mean())
     return x
+
+
+def answerable_model(ranking: Ranking, calibration: dict = CALIBRATION) -> dict:
+    """The answerability model for this ranking's index: with e5's signals, or without them (a long article)."""
+    if "e5" not in ranking.passage and "answerable_without_e5" in calibration:
+        return calibration["answerable_without_e5"]
+    return calibration["answerable"]
 
 
 def content_log_odds(ranking: Ranking, calibration: dict = CALIBRATION) -> float:
     """Log-odds that the article answers, from its best passage alone (fitted on self-contained questions)."""
-    model = calibration["answerable"]
+    model = answerable_model(ranking, calibration)
     x = answerable_features(ranking.passage, ranking.order[0], ranking.coverage, ranking.content)
     return model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
 
@@ -78,31 +88,45 @@ def content_log_odds(ranking: Ranking, calibration: dict = CALIBRATION) -> float
 def follow_up_features(ranking: Ranking, calibration: dict = CALIBRATION) -> dict[str, float]:
     """What a follow-up's conversation says about its answer, beyond the words it borrows from the question before:
 
+    - margin: how much its best passage (scored with the borrowed words) clears the abstention threshold, as a
+      self-contained question's would (log-odds); weighed by the follow-up model, since a follow-up with no words
+      of its own matches weakly however right its passage is;
     - kind_missing: it asks for a kind of answer (a time, a place, a number, a name) that the sentence it would
       quote does not hold ("How many ships did they send?" of a sentence without a number);
     - previous: the log-odds that the article answered the question before (a follow-up on a question the
       article does not answer is rarely answered either);
     - same_passage: its best passage is the one the question before was answered from, where conversations
-      mostly stay.
+      mostly stay;
+    - alone: how much the question alone, without the conversation, clears the abstention threshold (log-odds);
+      "Is Japan allowed to wage war under its constitution?" needs no question before it;
+    - alone_coverage, own_words: the share of its own content words the article knows, and whether it has any
+      ("What did they eat there?" asks about eating, which the article never mentions; "Who else?" has none).
     """
-    top, previous = ranking.order[0], ranking.previous
+    top, previous, alone = ranking.order[0], ranking.previous, ranking.alone
     held = ranking.sentence_kinds[ranking.first_sentence[top] + best_sentence(ranking, top, calibration)]
+    limit = threshold(ranking, calibration)
+    limit = float(np.log(limit / (1 - limit)))
     return {
+        "margin": content_log_odds(ranking, calibration) - limit,
         "kind_missing": float(ranking.asks.any() and not held @ ranking.asks > 0),
         "previous": log_odds(previous, calibration),
         "same_passage": float(top == previous.order[0]),
+        "alone": content_log_odds(alone, calibration) - limit,
+        "alone_coverage": alone.coverage,
+        "own_words": float(bool(alone.query.content[0][0])),
     }
 
 
 def log_odds(ranking: Ranking, calibration: dict = CALIBRATION) -> float:
-    """Log-odds that the article answers: how well its best passage matches, and for a follow-up, what the
-    conversation adds."""
-    logit = content_log_odds(ranking, calibration)
-    if ranking.previous is not None:
-        model = calibration["follow_up"]
-        x = follow_up_features(ranking, calibration)
-        logit += model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
-    return logit
+    """Log-odds that the article answers: how well its best passage matches; for a follow-up, a model of its own
+    over that match's margin and what the conversation says (follow_up_features), placed against the same
+    threshold."""
+    if ranking.previous is None:
+        return content_log_odds(ranking, calibration)
+    model = calibration["follow_up"]
+    x = follow_up_features(ranking, calibration)
+    limit = threshold(ranking, calibration)
+    return float(np.log(limit / (1 - limit))) + model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
 
 
 def answerability(ranking: Ranking, calibration: dict = CALIBRATION) -> float:
@@ -110,11 +134,12 @@ def answerability(ranking: Ranking, calibration: dict = CALIBRATION) -> float:
     return float(1.0 / (1.0 + np.exp(-log_odds(ranking, calibration))))
 
 
-def threshold(passages: int, calibration: dict = CALIBRATION) -> float:
+def threshold(ranking: Ranking, calibration: dict = CALIBRATION) -> float:
     """The answerability below which to abstain, for an article of this many passages: fitted at two sizes
     (news-sized and whole SQuAD articles) and interpolated in log(passages), since the best of more passages
     matches better by chance."""
-    (n0, t0), (n1, t1) = calibration["answerable"]["thresholds"]
+    passages = len(ranking.order)
+    (n0, t0), (n1, t1) = answerable_model(ranking, calibration)["thresholds"]
     return float(np.interp(np.log(max(passages, 1)), [np.log(n0), np.log(n1)], [t0, t1]))
 
 

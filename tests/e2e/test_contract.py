@@ -28,18 +28,6 @@ def python_answers(bot) -> dict[str, dict]:
     return {q: as_json(bot.ask(q, history=h, k=K).to_dict()) for q, h in (c.values for c in CASES)}
 
 
-@pytest.fixture(scope="module")
-def gradio(server):
-    """A gradio_client on the running server; skipped while the chat page has no /ask endpoint."""
-    from gradio_client import Client
-
-    client = Client(server.url, verbose=False)
-    # TODO(chat): remove this skip once assistant/chat.py exposes api_name="/ask" (the chat issue).
-    if "/ask" not in client.view_api(print_info=False, return_format="dict")["named_endpoints"]:
-        pytest.skip("the chat page has no Gradio /ask endpoint yet (assistant/chat.py, built in the chat issue)")
-    return client
-
-
 @pytest.mark.parametrize(("question", "history"), CASES)
 def test_cases_cover_an_answer_a_follow_up_and_an_abstention(python_answers, question, history):
     answer = python_answers[question]
