@@ -24,7 +24,7 @@ import numpy as np
 from . import cues
 from .article import metadata_field
 from .embed import E5, Embedder
-from .scoring import CALIBRATION, fuse, passage_weights
+from .scoring import CALIBRATION, follow_up_weight, fuse, passage_weights
 from .store import Index
 
 EXHAUSTIVE_UP_TO = 2_000
@@ -51,6 +51,12 @@ class Query:
     asks: np.ndarray
     """The kinds of answer the question asks for (cues.KINDS)."""
     e5: np.ndarray | None = None
+
+    @property
+    def has_own_words(self) -> bool:
+        """Does it name something of its own ("When did they sign that deal?"), or only lean on the conversation
+        ("Who else?", "Where did that happen?")?"""
+        return bool(self.content[0][0])
 
     def plus(self, earlier: Query, weight: float) -> Query:
         """This question with an earlier one mixed in at `weight` (a follow-up's context)."""
@@ -105,7 +111,7 @@ class Ranking:
     def topic(self) -> Ranking:
         """What a follow-up after this question leans on: this ranking, or for a follow-up with no content words of
         its own ("Where did they take place?"), what that leaned on, so that a chain of them keeps its topic."""
-        if self.previous is not None and not self.query.content[0][0]:
+        if self.previous is not None and not self.query.has_own_words:
             return self.previous.topic
         return self
 
@@ -252,13 +258,6 @@ class Retriever:
         terms = ((tuple(self.passage_lexical.terms(text)), 1.0),)
         content = ((tuple(self.passage_lexical.content_terms(text)), 1.0),)
         return Query(encoded.vectors[0], tokens[keep], weights, terms, content, cues.question_kinds(text), e5)
-
-
-def follow_up_weight(query: Query, calibration: dict) -> float:
-    """How much of the question before a follow-up borrows: fitted apart for one with words of its own ("When did
-    they sign that deal?") and one without ("Who else?", "Where did that happen?"), which has nothing else to go by."""
-    model = calibration["follow_up"]
-    return model.get("weight_without_words", model["weight"]) if not query.content[0][0] else model["weight"]
 
 
 def _spread(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .retrieve import Ranking
+    from .retrieve import Query, Ranking
 
 CALIBRATION: dict = json.loads(Path(__file__).with_name("calibration.json").read_text(encoding="utf-8"))
 """Every fitted number, written by bench/tune.py on SQuAD dev (it records the command and the data)."""
@@ -85,6 +85,13 @@ def content_log_odds(ranking: Ranking, calibration: dict = CALIBRATION) -> float
     return model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
 
 
+def follow_up_weight(query: Query, calibration: dict = CALIBRATION) -> float:
+    """How much of the question before a follow-up borrows: fitted apart for one with words of its own ("When did
+    they sign that deal?") and one without ("Who else?", "Where did that happen?"), which has nothing else to go by."""
+    model = calibration["follow_up"]
+    return model["weight"] if query.has_own_words else model.get("weight_without_words", model["weight"])
+
+
 def follow_up_features(ranking: Ranking, calibration: dict = CALIBRATION) -> dict[str, float]:
     """What a follow-up's conversation says about its answer, beyond the words it borrows from the question before
     (margins are log-odds over the abstention threshold's, so that they mean the same at every article size):
@@ -105,13 +112,14 @@ def follow_up_features(ranking: Ranking, calibration: dict = CALIBRATION) -> dic
     """
     top, previous, alone = ranking.order[0], ranking.previous, ranking.alone
     held = ranking.sentence_kinds[ranking.first_sentence[top] + best_sentence(ranking, top, calibration)]
-    own_words = bool(alone.query.content[0][0])
+    own_words = alone.query.has_own_words
+    limit = threshold_log_odds(ranking, calibration)  # the question before and alone are ranked on the same index
     return {
-        "margin": content_log_odds(ranking, calibration) - threshold_log_odds(ranking, calibration),
+        "margin": content_log_odds(ranking, calibration) - limit,
         "kind_missing": float(ranking.asks.any() and not held @ ranking.asks > 0),
-        "previous": log_odds(previous, calibration) - threshold_log_odds(previous, calibration),
+        "previous": log_odds(previous, calibration) - limit,
         "same_passage": float(top == previous.order[0]),
-        "alone": content_log_odds(alone, calibration) - threshold_log_odds(alone, calibration) if own_words else 0.0,
+        "alone": content_log_odds(alone, calibration) - limit if own_words else 0.0,
         "own_words": float(own_words),
     }
 

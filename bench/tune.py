@@ -360,7 +360,7 @@ def tune_follow_ups(full, small, calibration: dict, report: dict) -> dict:
 
     try:
         ranked = [c for c in cases if c["size"] == "full" and c["gold"] is not None]
-        own = np.array([bool(c["bot"].retriever.query(c["q"]).content[0][0]) for c in ranked])
+        own = np.array([c["bot"].retriever.query(c["q"]).has_own_words for c in ranked])
         kinds = np.array([c["kind"] for c in ranked])
         hits = {}
         for weight in (0.0, 0.25, 0.5, 0.75, 1.0):
