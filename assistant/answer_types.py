@@ -22,6 +22,9 @@ class Asked:
 
     type: str
     labels: frozenset[str] = frozenset()
+    form: str = ""
+    """The question word and what follows it ("what+aux" for "What did ...", "what+noun" for "What country ..."):
+    what the short-answer model crosses with a phrase's features, since "description" covers many forms."""
 
 
 
@@ -80,6 +83,30 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
 def asked(question: str) -> Asked:
+    """The type the question expects (_asked), with its form."""
+    found = _asked(question)
+    return Asked(found.type, found.labels, _form(question))
+
+
+_WH = ("what", "which", "who", "whom", "whose", "when", "where", "why", "how")
+_AUX_WORDS = _words("is are was were am do does did can could will would shall should may might must has have had")
+
+
+def _form(question: str) -> str:
+    words = _WORD.findall(question.lower())
+    for n, w in enumerate(words):
+        if w in _WH:
+            after = words[n + 1] if n + 1 < len(words) else ""
+            if w == "how" and after:
+                return f"how+{after}" if after in _HOW_WORDS else "how+other"
+            return f"{w}+{'aux' if after in _AUX_WORDS else 'end' if not after else 'word'}"
+    return "none"
+
+
+_HOW_WORDS = _words("many much long old far large big tall high often did does do is was are were")
+
+
+def _asked(question: str) -> Asked:
     """The type the question expects, read from its wording:
 
     "Why ..." / "How come ..." a reason; "Is/Did/Would ..." yes or no; "Who ..." a person (or an organisation or a

@@ -349,40 +349,52 @@ def span_cases(rows, v) -> list[dict]:
     return out
 
 
-def fit_span_model(cases, l2=1e-3) -> dict[str, float]:
+def fit_span_model(cases, l2=1e-4, min_count=3) -> dict[str, float]:
     """Listwise logistic regression over each question's candidates in the sentence holding the answer: the
-    candidates with the best F1 (at least 0.5) are right."""
-    names = sorted({f for c in cases for x in c["gold"][0] for f in x})
+    candidates with the best F1 (at least 0.5) are right. Features seen fewer than min_count times are left out;
+    the matrix is sparse (the crosses of type, form, POS, relation and path are thousands of columns)."""
+    from collections import Counter
+
+    from scipy.sparse import csr_matrix
+
+    used = [c["gold"] for c in cases if c["gold"][0] and c["gold"][2].max() >= 0.5]
+    counts = Counter(f for features, _, _ in used for x in features for f in x)
+    names = sorted(f for f, n in counts.items() if n >= min_count)
     column = {f: i for i, f in enumerate(names)}
-    data = []
-    for c in cases:
-        features, _, f1 = c["gold"]
-        if not features or f1.max() < 0.5:
-            continue
-        x = np.zeros((len(features), len(names)))
-        for i, row in enumerate(features):
-            for f, value in row.items():
-                x[i, column[f]] = value
-        data.append((x, f1 == f1.max()))
-    w = fit_listwise_sparse(data, len(names), l2)
+    rows, cols, values, good, starts = [], [], [], [], []
+    for features, _, f1 in used:
+        starts.append(len(good))
+        for x in features:
+            for f, value in x.items():
+                if f in column:
+                    rows.append(len(good))
+                    cols.append(column[f])
+                    values.append(value)
+            good.append(False)
+        good[starts[-1] :] = list(f1 == f1.max())
+    x = csr_matrix((values, (rows, cols)), shape=(len(good), len(names)))
+    good, starts = np.array(good), np.array(starts)
+    w = fit_listwise_sparse(x, good, starts, l2)
     return {f: round(float(a), 4) for f, a in zip(names, w, strict=True) if abs(a) >= 1e-4}
 
 
-def fit_listwise_sparse(data, features: int, l2: float) -> np.ndarray:
-    """fit_listwise from zero weights (most features are crosses seen a few times)."""
+def fit_listwise_sparse(x, good: np.ndarray, starts: np.ndarray, l2: float) -> np.ndarray:
+    """fit_listwise over groups of rows of one sparse matrix (each group starts at a row of starts), from zero
+    weights: minus the mean log-probability of each group's good rows under a softmax within the group, plus L2."""
+    group = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, x.shape[0])))
 
     def loss(w):
-        total, grad = 0.0, np.zeros_like(w)
-        for x, good in data:
-            s = x @ w
-            p = np.exp(s - s.max())
-            p /= p.sum()
-            pg = p[good].sum()
-            total -= np.log(pg + 1e-12)
-            grad -= (p[good] @ x[good]) / pg - p @ x
-        return total / len(data) + l2 * w @ w, grad / len(data) + 2 * l2 * w
+        s = x @ w
+        s = s - np.maximum.reduceat(s, starts)[group]
+        e = np.exp(s)
+        p = e / np.add.reduceat(e, starts)[group]
+        pg = np.add.reduceat(np.where(good, p, 0.0), starts)
+        target = np.where(good, p / pg[group], 0.0)
+        total = -np.log(pg + 1e-12).mean()
+        grad = x.T @ (p - target) / len(starts)
+        return total + l2 * w @ w, grad + 2 * l2 * w
 
-    return minimize(loss, np.zeros(features), jac=True, method="L-BFGS-B", options={"maxiter": 300}).x
+    return minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 500}).x
 
 
 def span_figures(cases, weights: dict[str, float]) -> dict[str, float]:
