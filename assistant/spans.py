@@ -131,6 +131,14 @@ def _features(a, b, pos, dep, head, words, stems, matched, entities, chunks, ask
         f[f"{kind}|chunk"] = 1.0
     if (word := words[a]) in _FIRST_WORDS:
         f[f"{kind}|first={word}"] = 1.0
+    before = words[a - 1] if a > 0 else "<s>"
+    after = words[b] if b < len(words) else "</s>"
+    before = before if a == 0 or pos[a - 1] in _FUNCTION else pos[a - 1]
+    after = after if b == len(words) or pos[b] in _FUNCTION else pos[b]
+    f[f"{kind}|before={before}"] = 1.0
+    f[f"{kind}|after={after}"] = 1.0
+    f[f"{kind}|head={stems[h]}"] = 1.0
+    f["matched_near"] = float(sum(1 for t in matched if a - 3 <= t < a or b <= t < b + 3))
     outside = [t for t in matched if not a <= t < b]
     if path := _path(h, outside, head, dep):
         f[f"path={path}"] = 1.0
