@@ -22,6 +22,9 @@ class Asked:
 
     type: str
     labels: frozenset[str] = frozenset()
+    head: str = ""
+    """The noun of "which/what X" that named the type ("newspaper"): it says what the answer is, not what it is
+    about, so the article need not contain it (retrieve leaves it out of the question's content words)."""
     form: str = ""
     """The question word and what follows it ("what+aux" for "What did ...", "what+noun" for "What country ..."):
     what the short-answer model crosses with a phrase's features, since "description" covers many forms."""
@@ -85,7 +88,8 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 def asked(question: str) -> Asked:
     """The type the question expects (_asked), with its form."""
     found = _asked(question)
-    return Asked(found.type, found.labels, _form(question))
+    head = _head_noun(_WORD.findall(question.lower()))
+    return Asked(found.type, found.labels, head[1] if head and head[0] == found.type else "", _form(question))
 
 
 _WH = ("what", "which", "who", "whom", "whose", "when", "where", "why", "how")
@@ -124,7 +128,7 @@ def _asked(question: str) -> Asked:
     if re.search(r"\bhow (many|much|far|large|big|tall|high|deep|wide|heavy|fast)\b", q):
         return _of("number")
     if head := _head_noun(words):
-        return _of(head)
+        return _of(head[0])
     if re.search(r"\b(who|whom|whose)\b", q):
         return Asked("person", _WHO)
     if re.search(r"\bwhen\b", q):
@@ -138,10 +142,10 @@ def _of(kind: str) -> Asked:
     return Asked(kind, frozenset(_LABELS.get(kind, ())))
 
 
-def _head_noun(words: list[str]) -> str | None:
-    """The type of the noun after "which"/"what", if the table knows it: "is the", "first" and up to two other words
-    ("German", "NFL") are passed over, and "kind of" / "the name of the"; a preposition or an auxiliary ends the
-    search ("What did Tokyo sign" has none)."""
+def _head_noun(words: list[str]) -> tuple[str, str] | None:
+    """(type, noun) for the noun after "which"/"what", if the table knows it: "is the", "first" and up to two other
+    words ("German", "NFL") are passed over, and "kind of" / "the name of the"; a preposition or an auxiliary ends
+    the search ("What did Tokyo sign" has none)."""
     for n, w in enumerate(words):
         if w not in ("which", "what"):
             continue
@@ -152,7 +156,7 @@ def _head_noun(words: list[str]) -> str | None:
                 m += 2
                 continue
             if x in HEAD_NOUNS:
-                return HEAD_NOUNS[x]
+                return HEAD_NOUNS[x], x
             if x in _ENDS:
                 return None
             if x not in _SKIPPED:

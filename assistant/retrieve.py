@@ -279,9 +279,10 @@ class Retriever:
         weights = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
         e5 = self.e5.query(text) if self.e5 is not None else None
         terms = ((tuple(self.passage_lexical.terms(text)), 1.0),)
-        content = ((tuple(self.passage_lexical.content_terms(text)), 1.0),)
-        return Query(encoded.vectors[0], tokens[keep], weights, terms, content, cues.question_kinds(text), e5,
-                     asked(text))
+        expects = asked(text)
+        named = set(self.passage_lexical.content_terms(expects.head)) if expects.head else set()
+        content = ((tuple(t for t in self.passage_lexical.content_terms(text) if t not in named), 1.0),)
+        return Query(encoded.vectors[0], tokens[keep], weights, terms, content, cues.question_kinds(text), e5, expects)
 
 
 def follow_up_weight(query: Query, calibration: dict) -> float:
