@@ -32,7 +32,7 @@ SENTENCE_WEIGHTS = (*SENTENCE_FEATURES, "answer_type", "typed_phrase")
 ANSWERABLE_FEATURES = ("dense_sentence", "late", "late_sentence", "coverage", "dense_sentence_mean", "late_mean")
 ANSWERABLE_FEATURES_E5 = (*ANSWERABLE_FEATURES, "e5", "e5_mean")
 """With e5 passage vectors (articles up to store.E5_UP_TO passages), the answerability model reads e5 too."""
-FOLLOW_UP_FEATURES = ("margin", "kind_missing", "previous", "same_passage", "alone", "alone_coverage", "own_words")
+FOLLOW_UP_FEATURES = ("margin", "kind_missing", "previous", "same_passage", "alone", "own_words")
 
 
 def standardize(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -90,34 +90,33 @@ def content_log_odds(ranking: Ranking, calibration: dict = CALIBRATION) -> float
 
 
 def follow_up_features(ranking: Ranking, calibration: dict = CALIBRATION) -> dict[str, float]:
-    """What a follow-up's conversation says about its answer, beyond the words it borrows from the question before:
+    """What a follow-up's conversation says about its answer, beyond the words it borrows from the question before
+    (margins are log-odds over the abstention threshold's, so that they mean the same at every article size):
 
-    - margin: how much its best passage (scored with the borrowed words) clears the abstention threshold, as a
-      self-contained question's would (log-odds); weighed by the follow-up model, since a follow-up with no words
-      of its own matches weakly however right its passage is;
+    - margin: how much its best passage, scored with the borrowed words, clears the threshold as a self-contained
+      question's would; weighed by the follow-up model, since a follow-up with no words of its own matches weakly
+      however right its passage is;
     - kind_missing: it asks for a kind of answer (a time, a place, a number, a name) that the sentence it would
       quote does not hold ("How many ships did they send?" of a sentence without a number);
-    - previous: the log-odds that the article answered the question before (a follow-up on a question the
-      article does not answer is rarely answered either);
+    - previous: how much the question before cleared the threshold (a follow-up on a question the article does not
+      answer is rarely answered either);
     - same_passage: its best passage is the one the question before was answered from, where conversations
       mostly stay;
-    - alone: how much the question alone, without the conversation, clears the abstention threshold (log-odds);
-      "Is Japan allowed to wage war under its constitution?" needs no question before it;
-    - alone_coverage, own_words: the share of its own content words the article knows, and whether it has any
-      ("What did they eat there?" asks about eating, which the article never mentions; "Who else?" has none).
+    - alone: for a question with words of its own, how much it clears the threshold without the conversation
+      ("Is Japan allowed to wage war under its constitution?" needs no question before it); 0 for one without;
+    - own_words: whether it has content words of its own ("What did they eat there?" asks about eating, which
+      the article may never mention; "Who else?" has none and can only go by the conversation).
     """
     top, previous, alone = ranking.order[0], ranking.previous, ranking.alone
     held = ranking.sentence_kinds[ranking.first_sentence[top] + best_sentence(ranking, top, calibration)]
-    limit = threshold(ranking, calibration)
-    limit = float(np.log(limit / (1 - limit)))
+    own_words = bool(alone.query.content[0][0])
     return {
-        "margin": content_log_odds(ranking, calibration) - limit,
+        "margin": content_log_odds(ranking, calibration) - threshold_log_odds(ranking, calibration),
         "kind_missing": float(ranking.asks.any() and not held @ ranking.asks > 0),
-        "previous": log_odds(previous, calibration),
+        "previous": log_odds(previous, calibration) - threshold_log_odds(previous, calibration),
         "same_passage": float(top == previous.order[0]),
-        "alone": content_log_odds(alone, calibration) - limit,
-        "alone_coverage": alone.coverage,
-        "own_words": float(bool(alone.query.content[0][0])),
+        "alone": content_log_odds(alone, calibration) - threshold_log_odds(alone, calibration) if own_words else 0.0,
+        "own_words": float(own_words),
     }
 
 
@@ -129,8 +128,7 @@ def log_odds(ranking: Ranking, calibration: dict = CALIBRATION) -> float:
         return content_log_odds(ranking, calibration)
     model = calibration["follow_up"]
     x = follow_up_features(ranking, calibration)
-    limit = threshold(ranking, calibration)
-    return float(np.log(limit / (1 - limit))) + model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
+    return threshold_log_odds(ranking, calibration) + model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
 
 
 def answerability(ranking: Ranking, calibration: dict = CALIBRATION) -> float:
@@ -145,6 +143,12 @@ def threshold(ranking: Ranking, calibration: dict = CALIBRATION) -> float:
     passages = len(ranking.order)
     (n0, t0), (n1, t1) = answerable_model(ranking, calibration)["thresholds"]
     return float(np.interp(np.log(max(passages, 1)), [np.log(n0), np.log(n1)], [t0, t1]))
+
+
+def threshold_log_odds(ranking: Ranking, calibration: dict = CALIBRATION) -> float:
+    """The threshold as log-odds, against which margins are measured."""
+    t = threshold(ranking, calibration)
+    return float(np.log(t / (1 - t)))
 
 
 def about_article(ranking: Ranking, answerable: float, calibration: dict = CALIBRATION) -> bool:

@@ -15,6 +15,7 @@ from assistant.scoring import (
     follow_up_features,
     log_odds,
     threshold,
+    threshold_log_odds,
 )
 
 EXERCISES = "Which countries joined Japan's naval exercises?"
@@ -55,7 +56,9 @@ def test_a_follow_up_is_scored_with_the_ranking_of_the_question_before(real_bot)
     assert set(x) == set(FOLLOW_UP_FEATURES)
     assert x["same_passage"] == 1.0  # both lead with the exercises paragraph
     assert x["kind_missing"] == 0.0  # "in the South China Sea" is a place
-    assert x["previous"] == pytest.approx(log_odds(ranking.previous, CALIBRATION))
+    assert x["previous"] == pytest.approx(
+        log_odds(ranking.previous, CALIBRATION) - threshold_log_odds(ranking.previous, CALIBRATION)
+    )
 
 
 def test_a_follow_up_asking_for_what_the_sentence_lacks_is_flagged(real_bot):
@@ -68,12 +71,19 @@ def test_the_follow_up_model_weighs_the_content_models_margin_and_the_conversati
     model = CALIBRATION["follow_up"]
     x = follow_up_features(ranking, CALIBRATION)
     limit = np.log(threshold(ranking, CALIBRATION) / (1 - threshold(ranking, CALIBRATION)))
+    assert threshold_log_odds(ranking, CALIBRATION) == pytest.approx(limit)
     assert x["margin"] == pytest.approx(content_log_odds(ranking, CALIBRATION) - limit)
     shift = model["bias"] + sum(model["weights"][f] * x[f] for f in FOLLOW_UP_FEATURES)
     assert log_odds(ranking, CALIBRATION) == pytest.approx(limit + shift)
     alone = real_bot.retriever.rank("Where did they take place?")
     assert log_odds(alone, CALIBRATION) == pytest.approx(content_log_odds(alone, CALIBRATION))
-    assert x["alone"] == pytest.approx(content_log_odds(alone, CALIBRATION) - limit) and x["own_words"] == 0.0
+    assert x["alone"] == 0.0 and x["own_words"] == 0.0  # no words of its own: the question alone says nothing
+    own = real_bot.retriever.rank("When did those naval exercises take place?", [EXERCISES])
+    assert own.follow_up  # "those" points back
+    y = follow_up_features(own, CALIBRATION)
+    alone_own = real_bot.retriever.rank("When did those naval exercises take place?")
+    assert y["own_words"] == 1.0
+    assert y["alone"] == pytest.approx(content_log_odds(alone_own, CALIBRATION) - limit)
 
 
 def test_a_question_that_names_its_subject_is_answered_whatever_came_before(real_bot):
