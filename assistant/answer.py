@@ -3,10 +3,11 @@ each quoted passage, and the reply's plain text. No I/O."""
 
 from __future__ import annotations
 
-from .article import Article
+from . import spans
+from .article import Article, Chunk
 from .retrieve import Ranking
-from .schema import WEAK_SCORE, Answer, ArticleInfo, Highlight, Passage, split_quotes
-from .scoring import CALIBRATION, about_article, answerability, best_sentence, share, threshold
+from .schema import WEAK_SCORE, Answer, ArticleInfo, Highlight, Passage, Short, split_quotes
+from .scoring import CALIBRATION, about_article, answerability, best_sentence, best_span, share, threshold
 
 NOT_COVERED = "The article does not answer this question."
 
@@ -25,16 +26,40 @@ def decide(question: str, ranking: Ranking, article: Article, k: int, calibratio
     passages = []
     for i in order[:k]:
         chunk = article.chunks[i]
-        start, end = chunk.sentences[best_sentence(ranking, i, calibration)]
+        n = best_sentence(ranking, i, calibration)
+        start, end = chunk.sentences[n]
         score = ranking.meta_similarity if chunk.metadata else float(belief[i] * answerable)
         passages.append(Passage(paragraph=chunk.paragraph, paragraphs=chunk.paragraphs, text=chunk.text,
                                 score=round(score, 4), highlight=Highlight(start=start, end=end,
-                                                                           text=chunk.text[start:end])))  # fmt: skip
-    return compose(question, passages, abstained, ArticleInfo.of(article))
+                                                                           text=chunk.text[start:end]),
+                                short=short_answer(ranking, i, n, chunk, calibration)))  # fmt: skip
+    verdict = None
+    if passages and not abstained and ranking.query.asked.type == "yesno":
+        verdict = spans.verdict(question, frozenset(ranking.query.content[0][0]), passages[0].highlight.text)
+    return compose(question, passages, abstained, ArticleInfo.of(article), verdict)
 
 
-def compose(question: str, passages: list[Passage], abstained: bool, article: ArticleInfo | None = None) -> Answer:
-    """Build the Answer and its plain-text reply: the answering sentence first, then the quotes."""
+def short_answer(ranking: Ranking, passage: int, sentence: int, chunk: Chunk,
+                 calibration: dict = CALIBRATION) -> Short | None:  # fmt: skip
+    """The phrase of the passage's answering sentence (its number within the passage) that answers: the best scored
+    candidate (spans.py, scoring.best_span); none for a yes/no question, whose answer is a verdict, or when the
+    sentence offers no phrase."""
+    if ranking.parse is None or ranking.query.asked.type == "yesno":
+        return None
+    row = int(ranking.first_sentence[passage]) + sentence
+    found = spans.candidates(ranking.parse, row, chunk.text, frozenset(ranking.query.content[0][0]),
+                             ranking.query.asked)  # fmt: skip
+    best = best_span([c.features for c in found], calibration)
+    if best is None:
+        return None
+    c = found[best]
+    return Short(start=c.start, end=c.end, text=chunk.text[c.start : c.end])
+
+
+def compose(question: str, passages: list[Passage], abstained: bool, article: ArticleInfo | None = None,
+            verdict: str | None = None) -> Answer:  # fmt: skip
+    """Build the Answer and its plain-text reply: the short answer (or a yes/no question's verdict) and the answering
+    sentence first, then the quotes."""
     if abstained:
         passages = passages[:1]
         lines = [NOT_COVERED]
@@ -42,12 +67,21 @@ def compose(question: str, passages: list[Passage], abstained: bool, article: Ar
             lines += ["", "Closest passage (not an answer):", _quote(passages[0])]
     else:
         cited, weaker = split_quotes(tuple(passages))
-        lines = [f"{passages[0].highlight.text} ({place(passages[0])})", "", "Quoted from the article:"]
+        best = passages[0]
+        sentence = f"{best.highlight.text} ({place(best)})"
+        if verdict:
+            lines = [f"{verdict}. The article says: {sentence}"]
+        elif best.short is not None:
+            lines = [f"Answer: {best.short.text}", sentence]
+        else:
+            lines = [sentence]
+        lines += ["", "Quoted from the article:"]
         lines += [_quote(p) for p in cited]
         if weaker:
             lines += ["", "Weaker matches: " + "; ".join(f"{place(p)} (score {p.score:.2f})" for p in weaker)]
+    short = passages[0].short if passages and not abstained else None
     return Answer(question=question, text="\n".join(lines), passages=tuple(passages), abstained=abstained,
-                  article=article)
+                  article=article, short=short, verdict=None if abstained else verdict)
 
 
 def place(passage: Passage, sep: str = ", ", shown: int = 5) -> str:
@@ -63,4 +97,4 @@ def _quote(passage: Passage) -> str:
     return f'{place(passage)} (score {passage.score:.2f}): "{passage.text}"'
 
 
-__all__ = ["NOT_COVERED", "WEAK_SCORE", "compose", "decide", "place"]
+__all__ = ["NOT_COVERED", "WEAK_SCORE", "compose", "decide", "place", "short_answer"]

@@ -7,18 +7,23 @@ exactly as `assistant index` would; questions go through Assistant.ask and its r
 from __future__ import annotations
 
 import json
+import re
+import string
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .answer import short_answer
 from .api import Assistant
 from .embed import E5, Embedder, load_e5, load_embedder
 from .lexical import Lexical
 from .question import MAX_K
+from .scoring import best_sentence
 
 
 @dataclass
@@ -28,6 +33,10 @@ class Tally:
     ranks: list[int] = field(default_factory=list)
     sentence_hits: list[bool] = field(default_factory=list)
     own_abstained: list[bool] = field(default_factory=list)
+    exact: list[float] = field(default_factory=list)
+    f1: list[float] = field(default_factory=list)
+    gold_exact: list[float] = field(default_factory=list)
+    gold_f1: list[float] = field(default_factory=list)
     other_answered: list[bool] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
 
@@ -44,7 +53,39 @@ class Tally:
             out["sentence_accuracy"] = float(np.mean(self.sentence_hits))
             out["false_abstain"] = float(np.mean(self.own_abstained))
             out["false_answer"] = float(np.mean(self.other_answered))
+        if self.exact:
+            out["EM"], out["F1"] = 100 * float(np.mean(self.exact)), 100 * float(np.mean(self.f1))
+            out["EM_gold"], out["F1_gold"] = 100 * float(np.mean(self.gold_exact)), 100 * float(np.mean(self.gold_f1))
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD's official normalisation: lower case, no punctuation, no articles (a, an, the), single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def exact_match(prediction: str | None, answers: list[str]) -> float:
+    """1.0 if the prediction equals one of the gold answers once normalized (SQuAD v1.1's evaluate script)."""
+    return float(prediction is not None and any(normalize_answer(prediction) == normalize_answer(a) for a in answers))
+
+
+def f1_score(prediction: str | None, answers: list[str]) -> float:
+    """The best token F1 of the prediction against the gold answers, normalized (SQuAD v1.1's evaluate script)."""
+    if prediction is None:
+        return 0.0
+    return max(_f1(normalize_answer(prediction).split(), normalize_answer(a).split()) for a in answers)
+
+
+def _f1(predicted: list[str], gold: list[str]) -> float:
+    common = sum((Counter(predicted) & Counter(gold)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(gold)
+    return 2 * precision * recall / (precision + recall)
 
 
 def load_squad(path: Path, limit: int | None = None) -> list[dict]:
@@ -112,6 +153,16 @@ def _assistant(tally: Tally, bot: Assistant, other: Assistant, q: dict, gold: in
     tally.sentence_hits.append(any(a in answer.passages[0].highlight.text for a in q["answers"]))
     tally.own_abstained.append(answer.abstained)
     tally.other_answered.append(not other.ask(q["q"], k=1).abstained)
+    # The short answer end to end (the assistant's own top passage, even when it abstained), and in the gold passage.
+    ranking = bot.retriever.rank(q["q"])
+    top = answer.passages[0].short
+    if answer.abstained:
+        top = short_answer(ranking, order[0], best_sentence(ranking, order[0]), bot.index.chunks[order[0]])
+    tally.exact.append(exact_match(top and top.text, q["answers"]))
+    tally.f1.append(f1_score(top and top.text, q["answers"]))
+    given = short_answer(ranking, gold, best_sentence(ranking, gold), bot.index.chunks[gold])
+    tally.gold_exact.append(exact_match(given and given.text, q["answers"]))
+    tally.gold_f1.append(f1_score(given and given.text, q["answers"]))
 
 
 class _Baselines:
@@ -138,9 +189,14 @@ def _rank(scores: np.ndarray, gold: int) -> int:
     return int((scores > scores[gold]).sum() + (scores == scores[gold]).sum() - 1)
 
 
+_ONE_PLACE = ("ms_per_question", "EM", "F1", "EM_gold", "F1_gold")
+"""Shown with one decimal: milliseconds, and the SQuAD scores (percentages, as the SQuAD paper gives them)."""
+
+
 def table(figures: dict) -> str:
     """The figures as a Markdown table."""
-    cols = ["R@1", "R@3", f"MRR@{MAX_K}", "sentence_accuracy", "false_answer", "false_abstain", "ms_per_question"]
+    cols = ["R@1", "R@3", f"MRR@{MAX_K}", "sentence_accuracy", "EM", "F1", "EM_gold", "F1_gold", "false_answer",
+            "false_abstain", "ms_per_question"]  # fmt: skip
     head = ["method", *cols]
     lines = [
         f"{figures['file']}: {figures['articles']} articles, "
@@ -152,7 +208,7 @@ def table(figures: dict) -> str:
     ]
     for name, f in figures["methods"].items():
         cells = [
-            ("-" if f.get(c) is None else f"{f[c]:.1f}" if c == "ms_per_question" else f"{f[c]:.3f}") for c in cols
+            ("-" if f.get(c) is None else f"{f[c]:.1f}" if c in _ONE_PLACE else f"{f[c]:.3f}") for c in cols
         ]
         lines.append("| " + " | ".join([name, *cells]) + " |")
     return "\n".join(lines)

@@ -29,6 +29,11 @@ def stopwords() -> list[str]:
     return sorted(STOPWORDS_EN)
 
 
+def stem_words(words: list[str]) -> list[str]:
+    """Lower-cased and stemmed as Lexical.terms stems them (no stopwords removed): ["Exercises"] -> ["exercis"]."""
+    return _stem([w.lower() for w in words])
+
+
 def _stem(words: list[str]) -> list[str]:
     stemmer = getattr(_local, "stemmer", None)
     if stemmer is None:

@@ -8,6 +8,8 @@ Every signal is computed for every passage of the article:
 - late_sentence    the same, inside the passage's best single sentence
 - bm25, bm25_sentence   BM25 (bm25s) on stemmed words, over passages and over sentences
 - e5               cosine between the question and the passage under a second model, e5 (store.E5_UP_TO)
+- typed_phrase     the passage holds a phrase of the type the question asks for (answer_types: a date for "when",
+                   an organisation for "which newspaper") that the question does not already contain
 
 How they are fused, and what answers, is scoring policy (`scoring.py`); what a question's wording says (the kind
 of answer, follow-up, about the article) is in `cues.py`. A follow-up question ("Where did they take place?")
@@ -22,8 +24,10 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from . import cues
+from .answer_types import Asked, asked
 from .article import metadata_field
 from .embed import E5, Embedder
+from .parse import END, ENTITY, START, Parse
 from .scoring import CALIBRATION, follow_up_weight, fuse, passage_weights
 from .store import Index
 
@@ -51,6 +55,8 @@ class Query:
     asks: np.ndarray
     """The kinds of answer the question asks for (cues.KINDS)."""
     e5: np.ndarray | None = None
+    asked: Asked = Asked("description")
+    """The type of answer it expects (answer_types.asked)."""
 
     @property
     def has_own_words(self) -> bool:
@@ -68,6 +74,7 @@ class Query:
             self.content + tuple((t, w * weight) for t, w in earlier.content),
             self.asks,
             None if self.e5 is None else _mix(self.e5, earlier.e5, weight),
+            self.asked,
         )
 
 
@@ -92,6 +99,10 @@ class Ranking:
     coverage: float
     metadata: list[int]
     meta_similarity: float
+    typed: np.ndarray | None = None
+    """Per sentence: it holds a phrase of the asked type that the question does not contain (Retriever.typed)."""
+    parse: Parse | None = None
+    """The article's parse (store.Index.parse), where short answers are found."""
     previous: Ranking | None = None
     """For a follow-up, the ranking of the earlier question it leans on (the one before it, or that one's topic),
     whose query was mixed into its own."""
@@ -149,6 +160,8 @@ class Retriever:
         self.passage_lexical = index.passage_lexical
         self.sentence_lexical = index.sentence_lexical
         self.sentence_kinds = cues.sentence_kinds(sentences)
+        self.parse = index.parse
+        self._entities = _entities(index.parse, chunks, self.owner, index.passage_lexical)
         self.query = lru_cache(maxsize=256)(self._query)
 
     def rank(self, question: str, history: list[str] = ()) -> Ranking:
@@ -208,6 +221,8 @@ class Retriever:
             "bm25": bm25[passages],
             "bm25_sentence": np.maximum.reduceat(bm25_sentence[sentences], starts),
         }
+        typed = self.typed(query)
+        signals["typed_phrase"] = np.maximum.reduceat(typed[sentences], starts)
         if query.e5 is not None:
             signals["e5"] = self.e5_vectors[passages] @ query.e5
         passage = {f: _spread(v, passages, len(self.content)) for f, v in signals.items()}
@@ -223,8 +238,22 @@ class Retriever:
         coverage = sum(w * sum(t in vocab for t in terms) for terms, w in query.content) / words if words else 0.0
         return Ranking(
             query, passage, sentence, fused, order, self.content, self.first_sentence, self.counts, self.sentence_kinds,
-            coverage, self.metadata, meta_similarity,
+            coverage, self.metadata, meta_similarity, typed, self.parse,
         )  # fmt: skip
+
+    def typed(self, query: Query) -> np.ndarray:
+        """Per sentence, 1.0 if it holds an entity of the type the question asks for whose words are not all in the
+        question ("Which newspaper revealed the story?" of a sentence naming an organisation); a question of no
+        entity type (why, yes/no, a description) finds none."""
+        out = np.zeros(len(self.owner), dtype=np.float32)
+        sentence, labels, stems = self._entities
+        if not query.asked.labels or not len(sentence):
+            return out
+        own = set(query.content[0][0])
+        wanted = np.isin(labels, [n for n, name in enumerate(self.parse.labels["ent"]) if name in query.asked.labels])
+        fresh = np.array([not words <= own for words in stems], dtype=bool)
+        out[sentence[wanted & fresh]] = 1.0
+        return out
 
     def _candidates(self, query: Query, bm25: np.ndarray) -> np.ndarray:
         """Passages worth scoring in a long article: the nearest passage vectors (FAISS) and the best BM25."""
@@ -256,8 +285,22 @@ class Retriever:
         weights = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
         e5 = self.e5.query(text) if self.e5 is not None else None
         terms = ((tuple(self.passage_lexical.terms(text)), 1.0),)
-        content = ((tuple(self.passage_lexical.content_terms(text)), 1.0),)
-        return Query(encoded.vectors[0], tokens[keep], weights, terms, content, cues.question_kinds(text), e5)
+        expects = asked(text)
+        named = set(self.passage_lexical.content_terms(expects.head)) if expects.head else set()
+        content = ((tuple(t for t in self.passage_lexical.content_terms(text) if t not in named), 1.0),)
+        return Query(encoded.vectors[0], tokens[keep], weights, terms, content, cues.question_kinds(text), e5, expects)
+
+
+def _entities(parse: Parse | None, chunks, owner: np.ndarray, lexical) -> tuple[np.ndarray, np.ndarray, list]:
+    """The parse's entities: their sentence, their label, and their content words stemmed (as a question's are)."""
+    if parse is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), []
+    rows = parse.spans[parse.spans[:, 3] == ENTITY]
+    stems = []
+    for s, a, b, _, _ in rows:
+        text = chunks[owner[s]].text
+        stems.append(frozenset(lexical.content_terms(text[parse.tokens[a, START] : parse.tokens[b - 1, END]])))
+    return rows[:, 0].astype(np.int64), rows[:, 4].astype(np.int64), stems
 
 
 def _spread(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:

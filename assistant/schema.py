@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 WEAK_SCORE = 0.10
 """Quotes after the first scoring below this rarely answer anything: replies name them without quoting them."""
@@ -25,6 +27,17 @@ class Highlight(BaseModel):
     text: str = Field(description="The sentence itself, verbatim.", examples=[_EXAMPLE])
 
 
+class Short(BaseModel):
+    """The exact phrase of the answering sentence that answers ("the Nikkei"); offsets index into the passage's
+    `text`, and `text[start:end]` is this phrase, verbatim."""
+
+    model_config = _FROZEN
+
+    start: int = Field(description="Offset of the phrase's first character in the passage's `text`.", examples=[54])
+    end: int = Field(description="Offset just past its last character (`text[start:end]`).", examples=[90])
+    text: str = Field(description="The phrase itself, verbatim.", examples=["the U.S., Canada and the Philippines"])
+
+
 class Passage(BaseModel):
     """A paragraph of the article quoted verbatim, where it appears, and how well it answers."""
 
@@ -38,6 +51,19 @@ class Passage(BaseModel):
         examples=[0.8074],
     )
     highlight: Highlight
+    short: Short | None = Field(
+        default=None, description="The phrase of the highlighted sentence that answers; null when no phrase fits."
+    )
+
+    @model_validator(mode="after")
+    def _verbatim(self) -> Passage:
+        """A short answer is always a verbatim substring of the passage, inside its highlighted sentence."""
+        s = self.short
+        if s is not None and not (
+            self.highlight.start <= s.start < s.end <= self.highlight.end and self.text[s.start : s.end] == s.text
+        ):
+            raise ValueError("short answer is not the passage's text at its offsets, inside the highlighted sentence")
+        return self
 
     @property
     def weak(self) -> bool:
@@ -102,8 +128,11 @@ class Answer(BaseModel):
                             "text": _EXAMPLE,
                             "score": 0.8074,
                             "highlight": {"start": 0, "end": 114, "text": _EXAMPLE},
+                            "short": {"start": 54, "end": 90, "text": "the U.S., Canada and the Philippines"},
                         }
                     ],
+                    "short": {"start": 54, "end": 90, "text": "the U.S., Canada and the Philippines"},
+                    "verdict": None,
                     "article": {"id": "3f2a9c0d1b7e4a55", "name": "article.txt", "format": "text", "title": None,
                                 "author": None, "date": None, "source": "Reuters", "url": None, "paragraphs": 15},
                 }
@@ -117,6 +146,15 @@ class Answer(BaseModel):
         description="True when the article does not answer; `passages` then holds at most the closest one."
     )
     passages: tuple[Passage, ...] = Field(description="Quoted passages, best first (at most k).")
+    short: Short | None = Field(
+        default=None,
+        description="The short answer: the first passage's `short` (offsets into `passages[0].text`); null when it "
+        "abstained or no phrase fits.",
+    )
+    verdict: Literal["Yes", "No"] | None = Field(
+        default=None,
+        description="For a yes/no question, the answer when the highlighted sentence states it; null otherwise.",
+    )
     article: ArticleInfo | None = Field(default=None, description="The article the passages are quoted from.")
 
     @property

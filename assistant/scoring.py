@@ -2,7 +2,9 @@
 fits the numbers) both call these, so what is fitted is what runs.
 
 - fusion: signals standardized over the article's passages, summed with fitted weights;
-- sentence choice: standardized sentence signals plus whether the sentence holds the kind of answer asked;
+- sentence choice: standardized sentence signals plus whether the sentence holds the kind of answer asked, and a
+  phrase of the asked type that the question does not already contain;
+- short answers: a linear score over each candidate phrase's features (spans.py), the best phrase shown;
 - answerability: a logistic model on the best passage's signals, plus a second term for follow-ups;
 - abstention: a threshold fitted at two article sizes, interpolated in log(passages);
 - questions about the article itself: answered from its metadata lines unless the content answers them.
@@ -23,8 +25,10 @@ if TYPE_CHECKING:
 CALIBRATION: dict = json.loads(Path(__file__).with_name("calibration.json").read_text(encoding="utf-8"))
 """Every fitted number, written by bench/tune.py on SQuAD dev (it records the command and the data)."""
 
-PASSAGE_FEATURES = ("dense_sentence", "late", "late_sentence", "bm25", "bm25_sentence", "e5")
+PASSAGE_FEATURES = ("dense_sentence", "late", "late_sentence", "bm25", "bm25_sentence", "typed_phrase", "e5")
+"""e5 last: the fusion without it (long articles) fits the others."""
 SENTENCE_FEATURES = ("dense", "late", "bm25")
+SENTENCE_WEIGHTS = (*SENTENCE_FEATURES, "answer_type", "typed_phrase")
 ANSWERABLE_FEATURES = ("dense_sentence", "late", "late_sentence", "coverage", "dense_sentence_mean", "late_mean")
 ANSWERABLE_FEATURES_E5 = (*ANSWERABLE_FEATURES, "e5", "e5_mean")
 """With e5 passage vectors (articles up to store.E5_UP_TO passages), the answerability model reads e5 too."""
@@ -165,10 +169,12 @@ def about_article(ranking: Ranking, answerable: float, calibration: dict = CALIB
 # ---- the answering sentence -------------------------------------------------------------------------------------
 
 
-def sentence_features(sentence: Mapping[str, np.ndarray], holds_kind: np.ndarray) -> dict[str, np.ndarray]:
-    """What sentence choice reads for the sentences of one passage: each signal standardized among them, and
-    whether each holds the kind of answer the question asks for."""
-    return {f: standardize(sentence[f]) for f in SENTENCE_FEATURES} | {"answer_type": holds_kind}
+def sentence_features(sentence: Mapping[str, np.ndarray], holds_kind: np.ndarray,
+                      typed: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
+    """What sentence choice reads for the sentences of one passage: each signal standardized among them, whether
+    each holds the kind of answer the question asks for (cues.sentence_kinds), and whether it holds a phrase of the
+    asked type that the question does not contain (retrieve.Retriever.typed)."""
+    return {f: standardize(sentence[f]) for f in SENTENCE_FEATURES} | {"answer_type": holds_kind, "typed_phrase": typed}
 
 
 def sentence_scores(features: Mapping[str, np.ndarray], calibration: dict = CALIBRATION) -> np.ndarray:
@@ -186,5 +192,22 @@ def best_sentence(ranking: Ranking, passage: int, calibration: dict = CALIBRATIO
         return 0
     rows = slice(first, first + count)
     holds = ranking.sentence_kinds[rows] @ ranking.asks > 0
-    features = sentence_features({f: ranking.sentence[f][rows] for f in SENTENCE_FEATURES}, holds)
+    features = sentence_features({f: ranking.sentence[f][rows] for f in SENTENCE_FEATURES}, holds, ranking.typed[rows])
     return int(np.argmax(sentence_scores(features, calibration)))
+
+
+# ---- the short answer -------------------------------------------------------------------------------------------
+
+
+def span_scores(features: list[dict[str, float]], calibration: dict = CALIBRATION) -> np.ndarray:
+    """The score of each candidate phrase (spans.candidates): its features weighed by the fitted model, a softmax
+    over one sentence's candidates in bench/tune.py; a feature without a weight (never seen on dev) counts zero."""
+    weights = calibration["short"]["weights"]
+    return np.array([sum(weights.get(f, 0.0) * v for f, v in x.items()) for x in features])
+
+
+def best_span(features: list[dict[str, float]], calibration: dict = CALIBRATION) -> int | None:
+    """Which candidate phrase is the short answer: the best scored; None when the sentence offers none."""
+    if not features:
+        return None
+    return int(np.argmax(span_scores(features, calibration)))

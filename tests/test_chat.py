@@ -34,6 +34,7 @@ from assistant.chat import (
     text_html,
 )
 from assistant.question import MAX_HISTORY
+from assistant.schema import Short
 
 EXERCISES = (
     "Last week, Japan conducted joint naval exercises with the U.S., Canada and the Philippines in the South China Sea."
@@ -53,7 +54,7 @@ PAYLOADS = [
     "${alert(1)} {{constructor.constructor('alert(1)')()}}",
     "&amp; &lt;b&gt; \"quoted\" 'single'",
 ]
-ALLOWED_TAGS = {"div", "p", "span", "blockquote", "mark", "details", "summary", "br"}
+ALLOWED_TAGS = {"div", "p", "span", "blockquote", "mark", "details", "summary", "br", "strong"}
 ALLOWED_ATTRS = {"class", "id", "data-paragraph", "role"}
 
 
@@ -97,7 +98,7 @@ def passage(text: str, start: int, end: int, *, paragraph: int = 1, places=None,
 
 
 def marked(fragment: str) -> list[str]:
-    return [html.unescape(m) for m in re.findall(r'<mark class="qa-hl">(.*?)</mark>', fragment)]
+    return [Markup(m).plain for m in re.findall(r'<mark class="qa-hl">(.*?)</mark>', fragment)]
 
 
 # ---- sanitize and escape ------------------------------------------------------------------------------------------
@@ -162,6 +163,31 @@ def test_direct_answer_is_the_answering_sentence_then_the_quotes():
     assert "score 0.81" in plain and "score 0.30" in plain
     assert plain.index("¶8 · also ¶14score 0.81") < plain.index("¶3score 0.30")
     assert NOT_COVERED not in plain
+    assert_only_our_markup(out)
+
+
+def test_the_short_answer_comes_first_and_is_bold_inside_the_highlighted_sentence():
+    text = "Intro. The <Nikkei> & co revealed it. Outro."
+    start, end = 7, text.index(" Outro")
+    best = passage(text, start, end, paragraph=1).model_copy(
+        update={"short": Short(start=11, end=19, text="<Nikkei>")}
+    )
+    out = render_answer(Answer(question="q", text="t", passages=(best,), abstained=False, short=best.short))
+    assert re.search(r'<p class="qa-short-answer"><strong>(.*?)</strong></p>', out).group(1) == "&lt;Nikkei&gt;"
+    assert out.index("qa-short-answer") < out.index("qa-sentence") < out.index("qa-quote")
+    bold = re.findall(r'<strong class="qa-short">(.*?)</strong>', out)
+    assert [html.unescape(b) for b in bold] == ["<Nikkei>", "<Nikkei>"]  # in the reply's sentence and in the quote
+    quote = re.search(r'<mark class="qa-hl">(.*?)</mark>', out.split("qa-quote")[1]).group(1)
+    assert Markup(quote).plain == text[start:end]
+    assert_only_our_markup(out)
+
+
+def test_a_verdict_leads_a_yes_no_reply():
+    text = "Such cooperation would represent the first such collaboration."
+    best = passage(text, 0, len(text), paragraph=2)
+    out = render_answer(Answer(question="q", text="t", passages=(best,), abstained=False, verdict="Yes"))
+    direct = re.search(r'<p class="qa-direct">(.*?)</p>', out).group(1)
+    assert Markup(direct).plain.startswith("Yes. The article says: Such cooperation")
     assert_only_our_markup(out)
 
 
@@ -329,7 +355,8 @@ def test_real_answer_renders_the_exercises_passage(real_bot):
     out = render_answer(answer)
     assert_only_our_markup(out)
     assert marked(out)[0] == EXERCISES
-    assert Markup(out).plain.startswith(f"{EXERCISES} ¶8 · also ¶14¶8 · also ¶14score ")
+    assert answer.short is not None and answer.short.text in EXERCISES
+    assert Markup(out).plain.startswith(f"{answer.short.text}{EXERCISES} ¶8 · also ¶14¶8 · also ¶14score ")
     panel = render_article(real_bot.article, answer)
     assert re.search(r'<div class="qa-para cited top" id="qa-p8"', panel)
     assert re.search(r'<div class="qa-para cited" id="qa-p14"', panel)

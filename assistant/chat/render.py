@@ -53,12 +53,23 @@ def split_highlight(passage: Passage) -> tuple[str, str, str]:
     return text[:start], text[start:end], text[end:]
 
 
+def sentence_html(passage: Passage, before: str, sentence: str) -> str:
+    """The answering sentence as HTML, its short answer (if any) in <strong class="qa-short">; before is the passage
+    text before the sentence, where split_highlight placed it."""
+    s = passage.short
+    a, b = (s.start - len(before), s.end - len(before)) if s else (0, 0)
+    if s is None or not (0 <= a < b <= len(sentence) and sentence[a:b] == s.text):
+        return text_html(sentence)
+    bold = f'<strong class="qa-short">{text_html(sentence[a:b])}</strong>'
+    return f"{text_html(sentence[:a])}{bold}{text_html(sentence[b:])}"
+
+
 def highlighted_html(passage: Passage) -> str:
-    """The passage text as HTML, its answering sentence wrapped in <mark class="qa-hl">."""
+    """The passage text as HTML, its answering sentence wrapped in <mark class="qa-hl">, the short answer in it bold."""
     before, sentence, after = split_highlight(passage)
     if not sentence:
         return text_html(before)
-    return f'{text_html(before)}<mark class="qa-hl">{text_html(sentence)}</mark>{text_html(after)}'
+    return f'{text_html(before)}<mark class="qa-hl">{sentence_html(passage, before, sentence)}</mark>{text_html(after)}'
 
 
 def passage_html(passage: Passage, *, mark: bool = True) -> str:
@@ -79,7 +90,8 @@ def quote_html(passage: Passage, *, label: str = "", mark: bool = True, kind: st
 
 
 def render_answer(answer: Answer) -> str:
-    """The chat reply: the answering sentence, then each quoted passage with its sentence highlighted.
+    """The chat reply: the short answer (or a yes/no question's verdict), the answering sentence with the short answer
+    in bold, then each quoted passage with its sentence highlighted.
 
     An abstention says so plainly and shows the closest passage, labelled as not an answer.
     """
@@ -91,8 +103,17 @@ def render_answer(answer: Answer) -> str:
     if not answer.passages:  # not expected from the engine; say what it said rather than nothing
         return _reply([f'<p class="qa-direct">{text_html(answer.text)}</p>'])
     best = answer.passages[0]
-    sentence = split_highlight(best)[1] or best.text
-    parts = [f'<p class="qa-direct">{text_html(sentence)} <span class="qa-ref">{html.escape(place(best))}</span></p>']
+    before, sentence, _ = split_highlight(best)
+    body = sentence_html(best, before, sentence) if sentence else text_html(best.text)
+    ref = f'<span class="qa-ref">{html.escape(place(best))}</span>'
+    if answer.verdict:
+        parts = [f'<p class="qa-direct"><strong class="qa-verdict">{html.escape(answer.verdict)}.</strong> '
+                 f"The article says: {body} {ref}</p>"]  # fmt: skip
+    elif best.short is not None:
+        parts = [f'<p class="qa-short-answer"><strong>{text_html(best.short.text)}</strong></p>',
+                 f'<p class="qa-sentence">{body} {ref}</p>']  # fmt: skip
+    else:
+        parts = [f'<p class="qa-direct">{body} {ref}</p>']
     parts += [quote_html(p) for p in answer.cited]
     if weak := answer.weaker:
         n = len(weak)

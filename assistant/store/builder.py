@@ -11,6 +11,7 @@ import numpy as np
 from ..article import SPLITTING, Article
 from ..embed import E5, Embedder, Encoded
 from ..lexical import Lexical
+from ..parse import HEAD, SENTENCE, Parse
 from .index import Index, PassageVectors
 
 APPROXIMATE_ABOVE = 50_000
@@ -66,8 +67,42 @@ def build(article: Article, embedder: Embedder, e5: E5 | None = None, *, previou
     }  # fmt: skip
     passage_lexical = Lexical.build([c.text for c in chunks])
     sentence_lexical = Lexical.build(sentences, stop=sorted(passage_lexical.stop))
+    parse = _parse(chunks, progress)
+    manifest["nlp"] = parse.model
     return Index(article, PassageVectors(index=_faiss_index(passage_vectors)), sentence_vectors, tokens, token_info,
-                 passage_lexical, sentence_lexical, manifest, e5_vectors)  # fmt: skip
+                 passage_lexical, sentence_lexical, manifest, e5_vectors, parse)  # fmt: skip
+
+
+def _parse(chunks, progress: bool | Progress) -> Parse:
+    """Every sentence tagged, parsed and its entities found, once (nlp.py; the bundled article takes a second,
+    most of it loading the pipeline); offsets are into the passage's text."""
+    from .. import nlp
+
+    texts = [c.text[a:b] for c in chunks for a, b in c.sentences]
+    offsets = [a for c in chunks for a, _ in c.sentences]
+    parts = list(_slices(len(texts), 512, progress, "parsing sentences", "sentence"))
+    if len(parts) <= 1:
+        return nlp.parse(texts, offsets)
+    pieces = []
+    for part in parts:  # slices, so that progress is told as it goes
+        pieces.append((part.start, nlp.parse(texts[part], offsets[part])))
+    return _joined(pieces)
+
+
+def _joined(pieces: list[tuple[int, Parse]]) -> Parse:
+    """Parses of consecutive slices of sentences as one: sentence numbers and token rows shifted."""
+    tokens, spans, rows = [], [], 0
+    for first, p in pieces:
+        t, s = p.tokens.copy(), p.spans.copy()
+        t[:, SENTENCE] += first
+        t[:, HEAD] += rows
+        s[:, 0] += first
+        s[:, 1:3] += rows
+        tokens.append(t)
+        spans.append(s)
+        rows += len(t)
+    first = pieces[0][1]
+    return Parse(np.concatenate(tokens), np.concatenate(spans), first.labels, first.model)
 
 
 def _faiss_index(vectors: np.ndarray):
@@ -147,7 +182,7 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for package in ("article-assistant", "faiss-cpu", "numpy", "onnxruntime", "tokenizers", "syntok"):
+    for package in ("article-assistant", "faiss-cpu", "numpy", "onnxruntime", "tokenizers", "syntok", "spacy"):
         with contextlib.suppress(PackageNotFoundError):
             out[package] = version(package)
     return out

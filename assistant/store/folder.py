@@ -12,6 +12,7 @@
         tokens.npy           contextual token vectors of every sentence (float16), for late interaction
         token_info.npy       per token: model token id, sentence number
         e5.npy               passage vectors of the second model, e5 (articles up to E5_UP_TO passages)
+        parse.json, parse_tokens.npy, parse_spans.npy   tokens (POS, dependency), entities and noun chunks (nlp.py)
         bm25_passages.json/.npz, bm25_sentences.json/.npz   BM25 columns precomputed by bm25s
 
 A crash while building leaves the previous manifest, and so the previous index, untouched.
@@ -34,12 +35,15 @@ from ..article import SPLITTING, Article, Chunk, Paragraph
 from ..embed import E5, Embedder
 from ..errors import IndexStoreError
 from ..lexical import Lexical
+from ..parse import END, SENTENCE, Parse
+from ..parse import FILES as PARSE_FILES
 from . import locks
 from .builder import e5_for
 from .index import Index, PassageVectors, Stale
 
-FORMAT = 2
-"""The manifest's format number: a change to the folder's layout bumps it, and older folders are rebuilt."""
+FORMAT = 3
+"""The manifest's format number: a change to the folder's layout bumps it, and older folders are rebuilt (3: the
+parse files, for short answers and answer types)."""
 _DATA_NAME = re.compile(r"data-[0-9A-Za-z-]+")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -70,6 +74,7 @@ def save(index: Index, folder: Path) -> None:
             np.save(tmp / "e5.npy", index.e5_vectors, allow_pickle=False)
         index.passage_lexical.save(tmp, "bm25_passages")
         index.sentence_lexical.save(tmp, "bm25_sentences")
+        index.parse.save(tmp)
         files = {f.name: _digest(f) for f in sorted(tmp.iterdir())}
         for f in tmp.iterdir():
             _fsync(f)
@@ -175,6 +180,7 @@ def read_data(folder: Path, manifest: dict) -> Index:
     expected = {"article.json", "passages.jsonl", "passages.faiss", "sentences.npy", "tokens.npy", "token_info.npy"}
     expected |= {f"bm25_{level}.{ext}" for level in ("passages", "sentences") for ext in ("json", "npz")}
     expected |= {"e5.npy"} if manifest.get("e5") else set()
+    expected |= set(PARSE_FILES)
     if set(files) != expected or "/" in str(manifest.get("data")) or not data.is_dir():
         raise Stale("the index data folder is missing or incomplete")
     for name, digest in files.items():
@@ -200,6 +206,7 @@ def read_data(folder: Path, manifest: dict) -> Index:
         passage_lexical = Lexical.load(data, "bm25_passages")
         sentence_lexical = Lexical.load(data, "bm25_sentences")
         e5_vectors = np.load(data / "e5.npy", allow_pickle=False) if manifest.get("e5") else None
+        parse = Parse.load(data, sum(len(c.sentences) for c in chunks))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         raise Stale(f"unreadable index data ({type(e).__name__})") from None
     n, d, s = len(chunks), manifest.get("dimension"), sum(len(c.sentences) for c in chunks)
@@ -213,9 +220,13 @@ def read_data(folder: Path, manifest: dict) -> Index:
         raise Stale("index files disagree with the manifest")
     if e5_vectors is not None and (e5_vectors.shape != (n, E5.dimension) or e5_vectors.dtype != np.float32):
         raise Stale("index files disagree with the manifest")
+    passage_chars = np.array([len(c.text) for c in chunks for _ in c.sentences], dtype=np.int64)
+    if len(parse.tokens) and (parse.tokens[:, END] > passage_chars[parse.tokens[:, SENTENCE]]).any():
+        raise Stale("index files disagree with the manifest")
     vectors = PassageVectors(path=data / "passages.faiss")
     return Index(article, vectors, sentence_vectors, tokens, token_info, passage_lexical, sentence_lexical, manifest,
-                 e5_vectors)  # fmt: skip
+                 e5_vectors, parse)  # fmt: skip
+
 
 
 def _digest(path: Path) -> dict:

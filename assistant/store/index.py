@@ -10,6 +10,7 @@ import numpy as np
 
 from ..article import Article, Chunk
 from ..lexical import Lexical
+from ..parse import Parse
 
 
 class Stale(Exception):
@@ -43,7 +44,8 @@ class PassageVectors:
 @dataclass(frozen=True)
 class Index:
     """An article's index: passage and sentence vectors, token vectors for late interaction, BM25 columns, e5
-    passage vectors (articles up to build.E5_UP_TO passages), and the manifest that describes them."""
+    passage vectors (articles up to build.E5_UP_TO passages), the parse of every sentence, and the manifest that
+    describes them."""
 
     article: Article
     passage_vectors: PassageVectors
@@ -54,6 +56,8 @@ class Index:
     sentence_lexical: Lexical
     manifest: dict
     e5_vectors: np.ndarray | None = None
+    parse: Parse | None = None
+    """Tokens, entities and noun chunks of every sentence (nlp.py, at indexing); None only for an Index made by hand."""
 
     @property
     def chunks(self) -> tuple[Chunk, ...]:
