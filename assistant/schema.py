@@ -141,7 +141,10 @@ class Answer(BaseModel):
     )  # fmt: skip
 
     question: str = Field(description="The question as understood: whitespace and control characters tidied.")
-    text: str = Field(alias="answer", description="The reply as plain text: the answering sentence, then the quotes.")
+    text: str = Field(
+        alias="answer",
+        description="The reply as plain text: the short answer or verdict, the answering sentence, then the quotes.",
+    )
     abstained: bool = Field(
         description="True when the article does not answer; `passages` then holds at most the closest one."
     )

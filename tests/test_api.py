@@ -20,7 +20,8 @@ def test_default_article_exercises_question(real_bot):
     assert (top.paragraph, top.paragraphs) == (8, (8, 14))
     assert top.highlight.text == EXERCISES
     assert top.text[top.highlight.start : top.highlight.end] == EXERCISES
-    assert answer.text.startswith(EXERCISES)
+    assert answer.short is not None and answer.short.text in EXERCISES
+    assert answer.text.startswith(f"Answer: {answer.short.text}\n{EXERCISES} (¶8, also ¶14)")  # the short answer first
 
 
 def test_default_article_fighter_jet_question(real_bot):
@@ -80,10 +81,11 @@ def test_every_quote_is_verbatim_and_never_repeated(real_bot):
 
 def test_to_dict_is_the_shared_contract(real_bot):
     d = real_bot.ask("what exercises did Japan join", k=2).to_dict()
-    assert list(d) == ["question", "answer", "abstained", "passages", "article"]
+    assert list(d) == ["question", "answer", "abstained", "passages", "short", "verdict", "article"]
     assert d["article"] == {"id": real_bot.article.id, "name": "article.txt", "format": "text", "title": None,
                             "author": None, "date": None, "source": "Reuters", "url": None, "paragraphs": 15}
-    assert list(d["passages"][0]) == ["paragraph", "paragraphs", "text", "score", "highlight"]
+    assert list(d["passages"][0]) == ["paragraph", "paragraphs", "text", "score", "highlight", "short"]
+    assert d["short"] == d["passages"][0]["short"] and d["verdict"] is None
     assert d["passages"][0]["paragraphs"] == [8, 14]
     assert set(d["passages"][0]["highlight"]) == {"start", "end", "text"}
     assert 0 <= d["passages"][1]["score"] <= d["passages"][0]["score"] <= 1

@@ -173,8 +173,9 @@ def test_the_short_answer_comes_first_and_is_bold_inside_the_highlighted_sentenc
         update={"short": Short(start=11, end=19, text="<Nikkei>")}
     )
     out = render_answer(Answer(question="q", text="t", passages=(best,), abstained=False, short=best.short))
-    assert re.search(r'<p class="qa-short-answer"><strong>(.*?)</strong></p>', out).group(1) == "&lt;Nikkei&gt;"
-    assert out.index("qa-short-answer") < out.index("qa-sentence") < out.index("qa-quote")
+    lead = re.search(r'<p class="qa-short-answer"><strong class="qa-lead">(.*?)</strong></p>', out).group(1)
+    assert lead == "&lt;Nikkei&gt;"
+    assert out.index("qa-short-answer") < out.index("qa-direct") < out.index("qa-quote")
     bold = re.findall(r'<strong class="qa-short">(.*?)</strong>', out)
     assert [html.unescape(b) for b in bold] == ["<Nikkei>", "<Nikkei>"]  # in the reply's sentence and in the quote
     quote = re.search(r'<mark class="qa-hl">(.*?)</mark>', out.split("qa-quote")[1]).group(1)

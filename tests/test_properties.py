@@ -147,7 +147,16 @@ def check_answer(answer, article, k: int) -> None:
         assert 0 <= h.start < h.end <= len(p.text) and p.text[h.start : h.end] == h.text
         assert 0.0 <= p.score <= 1.0
     if not answer.abstained:
-        assert answer.passages and answer.text.startswith(answer.passages[0].highlight.text)
+        assert answer.passages and answer.text.startswith(reply_opening(answer))
+        assert answer.short == answer.passages[0].short
+
+
+def reply_opening(answer) -> str:
+    """How a reply begins: the verdict or the short answer, then the answering sentence."""
+    sentence = answer.passages[0].highlight.text
+    if answer.verdict:
+        return f"{answer.verdict}. The article says: {sentence}"
+    return f"Answer: {answer.short.text}\n{sentence}" if answer.short else sentence
 
 
 _fake = FakeEmbedder()

@@ -110,8 +110,8 @@ def render_answer(answer: Answer) -> str:
         parts = [f'<p class="qa-direct"><strong class="qa-verdict">{html.escape(answer.verdict)}.</strong> '
                  f"The article says: {body} {ref}</p>"]  # fmt: skip
     elif best.short is not None:
-        parts = [f'<p class="qa-short-answer"><strong>{text_html(best.short.text)}</strong></p>',
-                 f'<p class="qa-sentence">{body} {ref}</p>']  # fmt: skip
+        parts = [f'<p class="qa-short-answer"><strong class="qa-lead">{text_html(best.short.text)}</strong></p>',
+                 f'<p class="qa-direct">{body} {ref}</p>']  # fmt: skip
     else:
         parts = [f'<p class="qa-direct">{body} {ref}</p>']
     parts += [quote_html(p) for p in answer.cited]

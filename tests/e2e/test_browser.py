@@ -257,7 +257,8 @@ def test_hostile_article_is_shown_never_executed(browser, hostile_server):
         assert watched.offsite() == [], watched.offsite()
         assert page.evaluate("() => getComputedStyle(document.body).display") != "none"
         rendered = "#qa-chat .qa-question, #qa-chat .qa-answer, #qa-article .qa-article"  # what this app rendered
-        for tag in ("img", "a", "script", "iframe", "style", "strong", "em", ".katex", "math", "svg"):
+        ours = "strong:not(.qa-short):not(.qa-lead):not(.qa-verdict)"  # the short answer and verdict are ours
+        for tag in ("img", "a", "script", "iframe", "style", ours, "em", ".katex", "math", "svg"):
             count = "(els, tag) => els.reduce((n, e) => n + e.querySelectorAll(tag).length, 0)"
             assert page.eval_on_selector_all(rendered, count, tag) == 0, tag
 
@@ -340,12 +341,22 @@ def test_a_conversation_in_the_page_is_answered_as_every_surface_answers_it(page
     assert {q for q, ok in right.items() if not ok} == set(STILL_MISSED)
 
 
+_DECLINED_SINCE_THE_REFIT = (
+    "declined since the refit of 2026-12-03: the follow-up model's bias is now held under the replaced model's "
+    "false-answer rate on each dev follow-up set and size (bench/tune.py FOLLOW_UP_FALSE_ANSWER_BEFORE), which "
+    "halves false answers on follow-ups (dev, cross-validated) but declines more that should be answered"
+)
 STILL_MISSED = {
+    "When did they sign that deal?": _DECLINED_SINCE_THE_REFIT,
+    "Who else?": _DECLINED_SINCE_THE_REFIT,
+    "Where did that happen?": _DECLINED_SINCE_THE_REFIT,
     "What else might they cover later?": "its own words ('cover', 'later') are not the article's ('could be extended "
     "to include'), and a follow-up whose words the article does not know is, on the dev conversations, mostly one "
     "the article does not answer: it declines, quoting ¶6 as the closest passage",
     "Which newspaper broke the story?": "ranked ¶1 first but declined: nothing in its words meets 'An article "
-    "published by the Nikkei has revealed' (issue 16's answer types: a newspaper is an organisation)",
+    "published by the Nikkei has revealed', and spaCy's small model does not tag 'the Nikkei' as an organisation",
+    "Is Japan allowed to wage war under its constitution?": "ranked ¶4 first but declined: 'allowed to wage war' "
+    "shares only 'war' and 'constitution' with 'renounces war' (issue 19's paraphrase part, not done)",
 }
 """The conversation's turns that are still not answered as expected, and why; a turn fixed (or newly missed)
 fails the test above until this list says so."""

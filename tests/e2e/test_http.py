@@ -69,12 +69,13 @@ def test_ask_answers_with_the_shared_json(client):
     response = ask(client, {"question": QUESTION})
     assert response.status_code == 200
     answer = response.json()
-    assert list(answer) == ["question", "answer", "abstained", "passages", "article"]
+    assert list(answer) == ["question", "answer", "abstained", "passages", "short", "verdict", "article"]
     assert answer["article"]["source"] == "Reuters" and answer["article"]["paragraphs"] == 15
     assert answer["question"] == QUESTION and answer["abstained"] is False
     assert 1 <= len(answer["passages"]) <= 3
     top = answer["passages"][0]
-    assert list(top) == ["paragraph", "paragraphs", "text", "score", "highlight"]
+    assert list(top) == ["paragraph", "paragraphs", "text", "score", "highlight", "short"]
+    assert answer["short"] == top["short"] and answer["verdict"] is None
     assert top["paragraph"] == 8 and top["paragraphs"] == [8, 14]
     assert top["highlight"]["text"] == top["text"][top["highlight"]["start"] : top["highlight"]["end"]]
     assert top["highlight"]["text"].startswith("Last week, Japan conducted joint naval exercises")

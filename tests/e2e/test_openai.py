@@ -95,7 +95,8 @@ def test_a_completion_quotes_paragraph_8_as_post_api_ask_does(oai, http):
     completion = ask(oai, QUESTION)
     expected = api_answer(http, QUESTION)
     content = completion.choices[0].message.content
-    assert content == expected["answer"] and content.startswith("Last week, Japan conducted joint naval exercises")
+    assert content == expected["answer"] and content.startswith(f"Answer: {expected['short']['text']}\n")
+    assert content.splitlines()[1].startswith("Last week, Japan conducted joint naval exercises")
     assert "¶8" in content
     assert completion.model_extra["answer"] == expected
     assert expected["passages"][0]["paragraph"] == 8 and not expected["abstained"]
@@ -351,7 +352,7 @@ def test_the_readme_openai_example_runs_as_written(url):
     done = subprocess.run([sys.executable, "-c", code.replace("http://127.0.0.1:7860", url)],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("Last week, Japan conducted joint naval exercises")
+    assert done.stdout.startswith("Answer: ") and "\nLast week, Japan conducted joint naval exercises" in done.stdout
     assert done.stdout.rstrip().endswith("top passage: ¶8")
 
 
