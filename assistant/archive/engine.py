@@ -64,8 +64,7 @@ class PassageStore:
             if is_url(location):
                 self.client = QdrantClient(url=self.location, timeout=30)
             else:
-                Path(location).mkdir(parents=True, exist_ok=True)
-                self.client = QdrantClient(path=self.location, force_disable_check_same_thread=True)
+                self.client, self._lock = _embedded(Path(location))  # shared, with its lock
         except RuntimeError as e:  # local mode: another process holds the folder's lock
             raise LibraryError(
                 f"the archive in {location} is open in another process (a running `assistant serve`?): stop it, or "
@@ -164,5 +163,38 @@ class PassageStore:
         return [Hit(p.payload["article"], int(p.payload["row"]), float(p.score)) for p in found]
 
     def close(self) -> None:
+        """Let go of the engine (an embedded one closes, and unlocks its folder, when its last user closes it)."""
         with self._lock:
-            self.client.close()
+            if is_url(self.location):
+                self.client.close()
+            else:
+                _release(Path(self.location))
+
+
+_EMBEDDED: dict[Path, list] = {}
+"""Embedded engines open in this process, by folder: [client, users, lock]. Local mode locks its folder for one client,
+so every PassageStore of a folder (the server's, a test's) shares it."""
+_EMBEDDED_LOCK = threading.Lock()
+
+
+def _embedded(folder: Path):
+    from qdrant_client import QdrantClient
+
+    key = folder.resolve()
+    with _EMBEDDED_LOCK:
+        if key not in _EMBEDDED:
+            key.mkdir(parents=True, exist_ok=True)
+            _EMBEDDED[key] = [QdrantClient(path=str(key), force_disable_check_same_thread=True), 0, threading.RLock()]
+        _EMBEDDED[key][1] += 1
+        return _EMBEDDED[key][0], _EMBEDDED[key][2]
+
+
+def _release(folder: Path) -> None:
+    key = folder.resolve()
+    with _EMBEDDED_LOCK:
+        held = _EMBEDDED.get(key)
+        if held is not None:
+            held[1] -= 1
+            if held[1] <= 0:
+                del _EMBEDDED[key]
+                held[0].close()
