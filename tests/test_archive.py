@@ -320,6 +320,24 @@ def test_http_scope_and_article_together_are_refused(client, library):
     assert response.status_code == 422 and "not both" in response.json()["detail"]
 
 
+# ---- the chat page ----------------------------------------------------------------------------------------------
+
+
+def test_the_page_toggle_asks_every_article_and_opens_the_best_answers(filled, library):
+    from assistant.chat import build_app
+    from assistant.chat.turn import Chat
+    from assistant.server.engine import Engine
+
+    app = build_app(Engine(library))
+    send = next(f.fn for f in app.fns.values() if getattr(f.fn, "__name__", "") == "send")
+    question = "Who won a second term as mayor of Lindholm?"
+    _, shown, _, pane, *_ = send(question, Chat(), library.default_id, True)
+    assert "Mayor re-elected in Lindholm (2025-03-09, Nordic Wire)" in shown[-1]["content"]
+    assert "Karin Berg" in pane and "qa-para cited" in pane and "naval exercises" not in pane
+    _, shown, _, pane, *_ = send(question, Chat(), library.default_id, False)  # the toggle off: this article only
+    assert "naval exercises" in pane and "Nordic Wire" not in shown[-1]["content"]
+
+
 # ---- the command line (the real model) -------------------------------------------------------------------------
 
 
