@@ -64,6 +64,13 @@ def write_folder(root) -> dict[str, str]:
     return {k: str(v) for k, v in files.items()}
 
 
+@pytest.fixture(autouse=True)
+def uncalibrated(monkeypatch):
+    """The fake embedder's scores are not calibrated: the archive's bar (fitted on the real models) is lowered to
+    each article's own abstention. The CLI test, with the real models in a new process, keeps it."""
+    monkeypatch.setattr("assistant.archive.search.MIN_SCORE", 0.0)
+
+
 @pytest.fixture
 def default(tmp_path, fake):
     path = tmp_path / "default.txt"

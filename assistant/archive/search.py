@@ -26,6 +26,13 @@ article is among those of the top 40 for nearly every question (bench/archive.py
 ARTICLES = 6
 """Candidate articles that answer in full (stage two), best first by their nearest passage: each costs one
 per-article ranking (a few ms, and e5's question vector once per article)."""
+MIN_SCORE = 0.70
+"""The archive answers only when its best passage scores at least this; otherwise it abstains. Each article's own
+threshold allows about 3% false answers when a question is asked of one random article; the archive asks the six
+articles nearest the question, and took 53% of questions about articles it does not hold. Fitted by bench/archive.py
+(`curve`) on the SQuAD dev articles (20 in the archive, 4 held out, 10 questions each, MiniLM + BM25): the lowest bar
+with at most 3% false answers there (2.5%; answered right 0.815 -> 0.745). On the test articles: false answers 0.55 ->
+0.10, answered right 0.82 -> 0.77 (docs/performance.md#archive)."""
 
 
 def engine_location(given: str | Path | None, library_folder: Path) -> str:
@@ -136,10 +143,11 @@ class Archive:
 
 
 def merge(question: str, answers: list[Answer], k: int) -> Answer:
-    """One answer from several articles' answers: those that answer, best first by their first passage's calibrated
-    score (the probability that it holds the answer), their quotes interleaved by score; if none answers, an
-    abstention offering the closest passage of any."""
-    answered = sorted((a for a in answers if not a.abstained), key=lambda a: -a.passages[0].score)
+    """One answer from several articles' answers: those that answer with a first passage of at least MIN_SCORE, best
+    first by that passage's calibrated score (the probability that it holds the answer), their quotes interleaved by
+    score; if none does, an abstention offering the closest passage of any."""
+    answered = sorted((a for a in answers if not a.abstained and a.passages[0].score >= MIN_SCORE),
+                      key=lambda a: -a.passages[0].score)  # fmt: skip
     if answered:
         top = answered[0]
         others = [_named(p, a.article) for a in answered for p in (a.cited[1:] if a is top else a.cited)]
