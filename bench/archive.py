@@ -8,6 +8,7 @@ quality  the 48 SQuAD articles (dev + test): 40 as one archive (plus the bundled
          each question of the 8 asked of the archive (false answers) vs. of one other article alone
 scale    synthetic unit 384-d vectors, 10k and 100k passages (1M with --million): Qdrant local mode vs. FAISS
          IndexFlatIP on the same data: ingest throughput, query p50/p95 (top 40), memory (RSS growth), reopen time
+curve    how archive.search.MIN_SCORE was chosen: answered-right and false-answer rates by bar, dev and test apart
 load     50 concurrent HTTP clients asking archive questions of a loopback server vs. the same questions asked
          serially: failures, and answers equal to the serial ones
 
@@ -158,6 +159,33 @@ def quality(no_e5: bool = False) -> dict:
           f"for {f['stage_one_recall']:.3f} of questions; {n} questions, {asked} held-out, {f['passages']} passages,"
           f" e5 {'on' if f['e5'] else 'off'}")  # fmt: skip
     return figures
+
+
+def curve(no_e5: bool = False) -> None:
+    """How archive.search.MIN_SCORE was chosen: answered-right and false-answer rates for bars on the best passage's
+    score, on the dev articles (fit) and the test articles (check) separately."""
+    from assistant.archive import search
+
+    archive, kept, ids, held = build(no_e5)
+    dev = {a["title"] for a in squad()[:24]}
+    search.MIN_SCORE = 0.0  # every answer an article would give alone; the bars are applied below
+    rows = []
+    for a, article_id in [*zip(kept, ids, strict=True), *((h, None) for h in held)]:
+        for q in sample(a["questions"]):
+            answer = archive.ask(q["q"])
+            best = answer.passages[0] if answer.passages else None
+            right = bool(best and best.article.id == article_id and q["para"] + 1 in best.paragraphs)
+            rows.append((a["title"] in dev, article_id is None, answer.abstained, best.score if best else 0.0, right))
+    print("\n| best passage's score >= | dev: answered right | dev: false answers | test: answered right | "
+          "test: false answers |\n|---|---|---|---|---|")  # fmt: skip
+    for bar in (0.0, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9):
+        cells = []
+        for split in (True, False):
+            own = [r for r in rows if r[0] == split and not r[1]]
+            other = [r for r in rows if r[0] == split and r[1]]
+            cells.append(sum(r[4] and not r[2] and r[3] >= bar for r in own) / len(own))
+            cells.append(sum(not r[2] and r[3] >= bar for r in other) / len(other))
+        print(f"| {bar:.2f} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
 
 
 # ---- scale ---------------------------------------------------------------------------------------------------
@@ -343,6 +371,8 @@ def main(argv: list[str]) -> None:
             scale("--million" in argv)
         elif part == "load":
             load(no_e5)
+        elif part == "curve":
+            curve(no_e5)
         print(f"\n({part}: {time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
 

@@ -8,6 +8,7 @@ next ingest stores it again over the same ids).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import threading
@@ -187,6 +188,15 @@ def _embedded(folder: Path):
             _EMBEDDED[key] = [QdrantClient(path=str(key), force_disable_check_same_thread=True), 0, threading.RLock()]
         _EMBEDDED[key][1] += 1
         return _EMBEDDED[key][0], _EMBEDDED[key][2]
+
+
+@atexit.register
+def _close_all() -> None:
+    """Close embedded engines before the interpreter tears down the modules their __del__ would need."""
+    with _EMBEDDED_LOCK:
+        for client, _, _ in _EMBEDDED.values():
+            client.close()
+        _EMBEDDED.clear()
 
 
 def _release(folder: Path) -> None:

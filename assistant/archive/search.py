@@ -29,10 +29,10 @@ per-article ranking (a few ms, and e5's question vector once per article)."""
 MIN_SCORE = 0.70
 """The archive answers only when its best passage scores at least this; otherwise it abstains. Each article's own
 threshold allows about 3% false answers when a question is asked of one random article; the archive asks the six
-articles nearest the question, and took 53% of questions about articles it does not hold. Fitted by bench/archive.py
-(`curve`) on the SQuAD dev articles (20 in the archive, 4 held out, 10 questions each, MiniLM + BM25): the lowest bar
-with at most 3% false answers there (2.5%; answered right 0.815 -> 0.745). On the test articles: false answers 0.55 ->
-0.10, answered right 0.82 -> 0.77 (docs/performance.md#archive)."""
+articles nearest the question, and took 53% of questions about articles it does not hold. Fitted by
+`python bench/archive.py curve --no-e5` on the SQuAD dev articles (20 in the archive, 4 held out, 10 questions
+each, MiniLM + BM25): the lowest bar with at most 3% false answers there (2.5%; answered right 0.815 -> 0.745).
+On the test articles: false answers 0.55 -> 0.10, answered right 0.82 -> 0.77 (docs/performance.md#archive)."""
 
 
 def engine_location(given: str | Path | None, library_folder: Path) -> str:
