@@ -10,6 +10,7 @@ from .schema import WEAK_SCORE, Answer, ArticleInfo, Highlight, Passage, Short, 
 from .scoring import CALIBRATION, about_article, answerability, best_sentence, best_span, share, threshold
 
 NOT_COVERED = "The article does not answer this question."
+NOT_IN_ARCHIVE = "No article in the archive answers this question."
 
 
 def decide(question: str, ranking: Ranking, article: Article, k: int, calibration: dict = CALIBRATION) -> Answer:
@@ -57,12 +58,12 @@ def short_answer(ranking: Ranking, passage: int, sentence: int, chunk: Chunk,
 
 
 def compose(question: str, passages: list[Passage], abstained: bool, article: ArticleInfo | None = None,
-            verdict: str | None = None) -> Answer:  # fmt: skip
+            verdict: str | None = None, *, archive: bool = False) -> Answer:  # fmt: skip
     """Build the Answer and its plain-text reply: the short answer (or a yes/no question's verdict) and the answering
-    sentence first, then the quotes."""
+    sentence first, then the quotes (archive: quoted from several articles, each passage naming its own)."""
     if abstained:
         passages = passages[:1]
-        lines = [NOT_COVERED]
+        lines = [NOT_IN_ARCHIVE if archive else NOT_COVERED]
         if passages:
             lines += ["", "Closest passage (not an answer):", _quote(passages[0])]
     else:
@@ -75,7 +76,7 @@ def compose(question: str, passages: list[Passage], abstained: bool, article: Ar
             lines = [f"Answer: {best.short.text}", sentence]
         else:
             lines = [sentence]
-        lines += ["", "Quoted from the article:"]
+        lines += ["", "Quoted from the archive:" if archive else "Quoted from the article:"]
         lines += [_quote(p) for p in cited]
         if weaker:
             lines += ["", "Weaker matches: " + "; ".join(f"{place(p)} (score {p.score:.2f})" for p in weaker)]
@@ -85,16 +86,25 @@ def compose(question: str, passages: list[Passage], abstained: bool, article: Ar
 
 
 def place(passage: Passage, sep: str = ", ", shown: int = 5) -> str:
-    """ "¶8", "¶8, also ¶14", or for a paragraph repeated many times "¶8, also ¶14, ¶20 and 97 more"."""
+    """ "¶8", "¶8, also ¶14", or for a paragraph repeated many times "¶8, also ¶14, ¶20 and 97 more"; a passage
+    from the archive names its article first: "Harbour reopens (2025-03-03, Reuters), ¶8"."""
     others = passage.paragraphs[1:]
     also = ", ".join(f"¶{n}" for n in others[:shown])
     if len(others) > shown:
         also += f" and {len(others) - shown:,} more"
-    return f"¶{passage.paragraph}" + (f"{sep}also {also}" if also else "")
+    where = f"¶{passage.paragraph}" + (f"{sep}also {also}" if also else "")
+    return f"{cite(passage.article)}{sep}{where}" if passage.article is not None else where
+
+
+def cite(article: ArticleInfo) -> str:
+    """An article as a quote names it: its title (or file name), then its date and source when known."""
+    name = " ".join((article.title or article.name).split())
+    extra = ", ".join(x for x in (article.date, article.source) if x)
+    return f"{name} ({extra})" if extra else name
 
 
 def _quote(passage: Passage) -> str:
     return f'{place(passage)} (score {passage.score:.2f}): "{passage.text}"'
 
 
-__all__ = ["NOT_COVERED", "WEAK_SCORE", "compose", "decide", "place", "short_answer"]
+__all__ = ["NOT_COVERED", "NOT_IN_ARCHIVE", "WEAK_SCORE", "cite", "compose", "decide", "place", "short_answer"]

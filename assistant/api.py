@@ -79,6 +79,8 @@ class Assistant:
 
     def reply(self, request: AskRequest) -> Answer:
         """Answer a request already validated (the HTTP API receives one); it must be about this article."""
+        if request.scope is not None:
+            raise QuestionError("scope: one article's assistant cannot ask the archive; use assistant.archive.Archive")
         if request.article not in (None, self.article.id):
             raise UnknownArticle(f"this assistant answers about article {self.article.id}, not {request.article}")
         if not self.embedder.recognizes(request.question):

@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("question", help='the question, in quotes: "what exercises did Japan join"')
     where = p.add_mutually_exclusive_group()
+    where.add_argument("--all", action="store_true",
+                       help="ask the archive: every article in the library (each quote names its article)")  # fmt: skip
+    where.add_argument("--scope", action="append", metavar="ID",
+                       help="ask the archive, but only these articles of the library (repeatable)")  # fmt: skip
     where.add_argument("--index", type=Path, metavar="DIR", help="a built index folder")
     where.add_argument(
         "--article",
@@ -75,11 +79,14 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"passages to quote, 1-{MAX_K} (default {DEFAULT_K})")  # fmt: skip
     p.add_argument("--history", action="append", default=[], metavar="Q", help="an earlier question (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
+    _engine_option(p)
     p.set_defaults(run=_ask)
 
-    p = sub.add_parser("add", help="add an article to the library: a file or an http(s) URL")
-    p.add_argument("source", metavar="FILE|URL", help=f"a {FORMATS} file, or the URL of one")
+    p = sub.add_parser("add", help="add an article to the library: a file, a folder of them, or an http(s) URL")
+    p.add_argument("source", metavar="FILE|DIR|URL",
+                   help=f"a {FORMATS} file, a folder (every such file under it, at any depth), or a URL")  # fmt: skip
     p.add_argument("--library", type=Path, metavar="DIR", help="the library folder (default: index/library)")
+    _engine_option(p)
     p.add_argument("--json", action="store_true", help="print the article's entry as JSON")
     p.set_defaults(run=_add)
 
@@ -101,6 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _engine_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", metavar="DIR|URL",
+                   help="the archive's engine: a folder (embedded Qdrant) or a Qdrant server's URL (default "
+                   "$ASSISTANT_ENGINE, else LIBRARY/.archive)")  # fmt: skip
+
+
 def _serve_options(p: argparse.ArgumentParser) -> None:
     import os
 
@@ -116,6 +129,7 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
                    help="let users fetch links on this machine or its private network (for tests only)")  # fmt: skip
     p.add_argument("--api-key", metavar="KEY", default=os.environ.get("ASSISTANT_API_KEY") or None,
                    help="require 'Authorization: Bearer KEY' on /api, /v1 (default $ASSISTANT_API_KEY)")  # fmt: skip
+    _engine_option(p)
 
 
 def _index(args) -> None:
@@ -135,6 +149,13 @@ def _ask(args) -> None:
     from .question import ARTICLE_ID
 
     source = args.article
+    if args.all or args.scope:
+        from .archive import Archive
+
+        bot = Archive(_library(args), args.engine)
+        answer = bot.ask(args.question, history=args.history, k=args.k, scope="all" if args.all else args.scope)
+        print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else answer.text)
+        return
     if args.index:
         bot = Assistant.load(args.index)
     elif source and (_is_url(source) or (ARTICLE_ID.fullmatch(source) and not Path(source).exists())):
@@ -153,6 +174,8 @@ def _ask(args) -> None:
 
 def _add(args) -> None:
     library = _library(args)
+    if not _is_url(args.source) and Path(args.source).is_dir():
+        return _add_folder(library, args)
     if _is_url(args.source):
         entry, new = library.add_url(args.source)
     else:
@@ -170,6 +193,22 @@ def _add(args) -> None:
     said = "added" if new else "already in the library"
     print(f"{said}: {entry.id}  {entry.title or entry.name}  ({entry.format}, {entry.paragraphs} paragraphs)")
     print(f'ask it: assistant ask "..." --article {entry.id}')
+
+
+def _add_folder(library, args) -> int:
+    """Every article under a folder, into the library and the archive's engine; 1 if any file could not be added."""
+    from .archive import Archive, add_folder
+
+    report = add_folder(Archive(library, args.engine), Path(args.source), progress=not args.json)
+    if args.json:
+        print(json.dumps({"added": report.added, "skipped": report.skipped,
+                          "failed": [{"file": str(p), "error": e} for p, e in report.failed]}))  # fmt: skip
+    else:
+        print(f"added {len(report.added)}, already there {len(report.skipped)}, could not add {len(report.failed)}")
+        for path, error in report.failed:
+            print(f"  {path}: {error}")
+        print('ask them all: assistant ask --all "..."')
+    return 1 if report.failed else 0
 
 
 def _list(args) -> None:
@@ -200,7 +239,8 @@ def _serve(args) -> None:
     from .server.serve import serve
 
     serve(article=args.article, index_dir=args.index, model=args.model, host=args.host, port=args.port,
-          library=args.library, allow_private_urls=args.allow_private_urls, api_key=args.api_key)  # fmt: skip
+          library=args.library, allow_private_urls=args.allow_private_urls, api_key=args.api_key,
+          engine=args.engine)  # fmt: skip
 
 
 def _eval(args) -> None:

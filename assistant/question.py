@@ -10,9 +10,9 @@ import json
 import re
 import unicodedata
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from .errors import QuestionError
@@ -22,6 +22,8 @@ MAX_HISTORY = 20
 MAX_K = 10
 DEFAULT_K = 3
 EXAMPLE_QUESTION = "what exercises did Japan join"
+MAX_SCOPE = 1000
+"""Article ids a question may name in its scope; a wider question asks the whole archive ("all")."""
 ARTICLE_ID = re.compile(r"[0-9a-f]{16}")
 """An article's id in a library: the first 16 hex digits of the sha256 of its bytes (article.Article.id)."""
 _REFUSED = "refused"
@@ -90,6 +92,17 @@ def _article(value: object) -> str | None:
     return value
 
 
+def _scope(value: object) -> str | tuple[str, ...] | None:
+    if value is None or value == "all":
+        return value
+    if isinstance(value, str) or not isinstance(value, Sequence) or not 1 <= len(value) <= MAX_SCOPE:
+        raise _refuse(f'must be "all" or a list of 1 to {MAX_SCOPE:,} article ids, not {_safe(value)}')
+    for n, item in enumerate(value):
+        if not isinstance(item, str) or not ARTICLE_ID.fullmatch(item):
+            raise _refuse(f"[{n}]: must be an article id (16 hex digits, from GET /api/articles), not {_safe(item)}")
+    return tuple(dict.fromkeys(value))
+
+
 def _k(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_K:
         raise _refuse(f"must be a whole number from 1 to {MAX_K}, not {_safe(value)}")
@@ -144,12 +157,31 @@ class AskRequest(BaseModel):
         json_schema_extra={"pattern": ARTICLE_ID.pattern},
     )
 
+    scope: Annotated[Literal["all"] | tuple[str, ...] | None, BeforeValidator(_scope)] = Field(
+        default=None,
+        description='Ask the archive instead of one article: "all" (every article in the library) or a list of '
+        "article ids; each quoted passage then names its article. Default: one article (`article`).",
+        examples=["all"],
+        json_schema_extra=lambda schema: schema.update(anyOf=[
+            {"const": "all"},
+            {"type": "array", "minItems": 1, "maxItems": MAX_SCOPE,
+             "items": {"type": "string", "pattern": ARTICLE_ID.pattern}},
+            {"type": "null"},
+        ]),
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AskRequest:
+        if self.scope is not None and self.article is not None:
+            raise _refuse("give article (one article) or scope (the archive), not both")
+        return self
+
     @classmethod
-    def of(cls, question: object, history: object = None, k: object = DEFAULT_K,
-           article: object = None) -> AskRequest:  # fmt: skip
+    def of(cls, question: object, history: object = None, k: object = DEFAULT_K, article: object = None,
+           scope: object = None) -> AskRequest:  # fmt: skip
         """The request for these arguments, or QuestionError saying (as the HTTP API would) what is wrong."""
         try:
-            return cls(question=question, history=history, k=k, article=article)
+            return cls(question=question, history=history, k=k, article=article, scope=scope)
         except ValidationError as e:
             raise QuestionError(describe(e.errors())) from None
 
@@ -162,6 +194,8 @@ def describe(errors: Sequence[dict[str, Any]]) -> str:
 def _describe(error: dict[str, Any]) -> str:
     loc = [str(p) for p in error.get("loc", ()) if p != "body"]
     kind = error.get("type", "")
+    if not loc and kind == _REFUSED:  # a rule over several fields (article and scope)
+        return error["msg"]
     if not loc:
         if kind == "missing":
             return f'the body is empty: send a JSON object such as {{"question": "{EXAMPLE_QUESTION}"}}'

@@ -38,39 +38,6 @@ class Short(BaseModel):
     text: str = Field(description="The phrase itself, verbatim.", examples=["the U.S., Canada and the Philippines"])
 
 
-class Passage(BaseModel):
-    """A paragraph of the article quoted verbatim, where it appears, and how well it answers."""
-
-    model_config = _FROZEN
-
-    paragraph: int = Field(description="1-based ¶ number of the first place the text appears.", examples=[8])
-    paragraphs: tuple[int, ...] = Field(description="Every ¶ number where this exact text appears.", examples=[[8, 14]])
-    text: str = Field(description="The paragraph, verbatim.", examples=[_EXAMPLE])
-    score: float = Field(
-        description="The probability that this passage holds the answer, from 0 to 1 (rounded to 4 places).",
-        examples=[0.8074],
-    )
-    highlight: Highlight
-    short: Short | None = Field(
-        default=None, description="The phrase of the highlighted sentence that answers; null when no phrase fits."
-    )
-
-    @model_validator(mode="after")
-    def _verbatim(self) -> Passage:
-        """A short answer is always a verbatim substring of the passage, inside its highlighted sentence."""
-        s = self.short
-        if s is not None and not (
-            self.highlight.start <= s.start < s.end <= self.highlight.end and self.text[s.start : s.end] == s.text
-        ):
-            raise ValueError("short answer is not the passage's text at its offsets, inside the highlighted sentence")
-        return self
-
-    @property
-    def weak(self) -> bool:
-        """A quote after the first that rarely answers anything (WEAK_SCORE)."""
-        return self.score < WEAK_SCORE
-
-
 class ArticleInfo(BaseModel):
     """Which article an answer quotes: its library id and what is known of it."""
 
@@ -93,6 +60,45 @@ class ArticleInfo(BaseModel):
         return cls(id=article.id, name=article.name, format=article.format, title=article.title,
                    author=article.author, date=article.date, source=article.source, url=article.url,
                    paragraphs=len(article.paragraphs))  # fmt: skip
+
+
+class Passage(BaseModel):
+    """A paragraph of the article quoted verbatim, where it appears, and how well it answers."""
+
+    model_config = _FROZEN
+
+    paragraph: int = Field(description="1-based ¶ number of the first place the text appears.", examples=[8])
+    paragraphs: tuple[int, ...] = Field(description="Every ¶ number where this exact text appears.", examples=[[8, 14]])
+    text: str = Field(description="The paragraph, verbatim.", examples=[_EXAMPLE])
+    score: float = Field(
+        description="The probability that this passage holds the answer, from 0 to 1 (rounded to 4 places).",
+        examples=[0.8074],
+    )
+    highlight: Highlight
+    short: Short | None = Field(
+        default=None, description="The phrase of the highlighted sentence that answers; null when no phrase fits."
+    )
+    article: ArticleInfo | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="Only in answers from the archive (`scope`): the article this passage is quoted from; absent "
+        "otherwise (the answer's `article` is then every passage's).",
+    )
+
+    @model_validator(mode="after")
+    def _verbatim(self) -> Passage:
+        """A short answer is always a verbatim substring of the passage, inside its highlighted sentence."""
+        s = self.short
+        if s is not None and not (
+            self.highlight.start <= s.start < s.end <= self.highlight.end and self.text[s.start : s.end] == s.text
+        ):
+            raise ValueError("short answer is not the passage's text at its offsets, inside the highlighted sentence")
+        return self
+
+    @property
+    def weak(self) -> bool:
+        """A quote after the first that rarely answers anything (WEAK_SCORE)."""
+        return self.score < WEAK_SCORE
 
 
 class ArticleEntry(ArticleInfo):
@@ -158,7 +164,10 @@ class Answer(BaseModel):
         default=None,
         description="For a yes/no question, the answer when the highlighted sentence states it; null otherwise.",
     )
-    article: ArticleInfo | None = Field(default=None, description="The article the passages are quoted from.")
+    article: ArticleInfo | None = Field(
+        default=None,
+        description="The article the passages are quoted from; from the archive (`scope`), the best passage's.",
+    )
 
     @property
     def cited(self) -> tuple[Passage, ...]:

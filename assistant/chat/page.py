@@ -24,6 +24,7 @@ ADD_FAILED = "Sorry, something went wrong while adding the article. The articles
 KEEP_DEFAULT = "The article the page started with stays; add another one to switch to it, or remove that one."
 
 ASK = "Ask about the article…"
+EVERYWHERE = "Search every article (the archive): the answer's article opens beside the chat"
 ADD_LABEL, ADD_OR_REMOVE = "Add an article", "Add an article, or remove this one"
 FORMATS = "A news page (.html), PDF, Word (.docx), Markdown or text file, a link, or pasted text:"
 
@@ -84,13 +85,22 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
             log.exception("chat: cannot write the chat's downloads")
             return gr.update(visible=False), None, None
 
-    def send(question: str, chat: Chat, current: str):
-        turn = take_turn(engine, question, chat.earlier, article=current)
+    def send(question: str, chat: Chat, current: str, everywhere: bool = False):
+        turn = take_turn(engine, question, chat.earlier, article=current, scope="all" if everywhere else None)
         chat = chat.then(turn)
         shown = list(chat.messages)
         if turn.answer is None:
             return (question if turn.keep else ""), shown, chat, gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return "", shown, chat, render_article(library.get(current).article, turn.answer), *downloads(chat, current)
+        return "", shown, chat, answered_pane(current, turn.answer), *downloads(chat, current)
+
+    def answered_pane(current: str, answer) -> str:
+        """The article pane after an answer, its cited paragraphs marked: from the archive, the article of the best
+        passage (marking only its own passages)."""
+        best = answer.passages[0].article if answer.passages else None
+        if best is None or best.id == current:
+            return render_article(library.get(current).article, answer)
+        own = tuple(p for p in answer.passages if p.article is not None and p.article.id == best.id)
+        return render_article(library.get(best.id).article, answer.model_copy(update={"passages": own}))
 
     def clear(current: str):
         return "", [], Chat(), render_article(library.get(current).article), *downloads(Chat(), current)
@@ -171,14 +181,16 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
         removed = f'<div class="qa-added">Removed: {text_html(entry_label(entry))}</div>'
         return switch(chats, first, chats.get(first, Chat()), first, removed)  # the default's chat as it was
 
-    def ask(question: str, history: list[str] | None = None, k: int = DEFAULT_K, article: str | None = None) -> dict:
+    def ask(question: str, history: list[str] | None = None, k: int = DEFAULT_K, article: str | None = None,
+            scope: str | list[str] | None = None) -> dict:  # fmt: skip
         """Answer a question about an article: the same JSON as `assistant ask --json` and POST /api/ask.
 
         history lists the chat's earlier questions, oldest first (at most 20); k is the number of passages (1-10);
-        article is an id from GET /api/articles (default: the article the server started with).
+        article is an id from GET /api/articles (default: the article the server started with); scope ("all" or a
+        list of ids) asks the archive instead.
         """
         try:
-            return engine.ask(question, history=history, k=k, article=article).to_dict()
+            return engine.ask(question, history=history, k=k, article=article, scope=scope).to_dict()
         except AssistantError as e:
             raise gr.Error(str(e)) from None
         except Exception:
@@ -210,6 +222,7 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
                                      max_lines=4, autofocus=True, container=False, scale=6)  # fmt: skip
                     send_button = gr.Button("Send", variant="primary", scale=0, min_width=88, elem_id="qa-send")
                     clear_button = gr.Button("Clear", variant="secondary", scale=0, min_width=80, elem_id="qa-clear")
+                everywhere = gr.Checkbox(False, label=EVERYWHERE, elem_id="qa-everywhere", container=False)
                 with gr.Row(elem_classes="qa-examples", elem_id="qa-examples", visible=bool(shown)) as examples_row:
                     gr.HTML('<span class="qa-try">Try:</span>', js_on_load=None)
                     example_buttons = [
@@ -254,10 +267,10 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
             show_progress_on=[chatbot],
             api_visibility="private",
         )
-        box.submit(send, [box, chat_state, current], **turn)
-        send_button.click(send, [box, chat_state, current], **turn)
+        box.submit(send, [box, chat_state, current, everywhere], **turn)
+        send_button.click(send, [box, chat_state, current, everywhere], **turn)
         for button in example_buttons:
-            button.click(send, [button, chat_state, current], **turn)
+            button.click(send, [button, chat_state, current, everywhere], **turn)
         cleared = dict(outputs=turn["outputs"], show_progress="hidden", api_visibility="private")
         clear_button.click(clear, [current], **cleared)
         # The chat's own trash icon empties the chat; forget its questions and unmark the article too.

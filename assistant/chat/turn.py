@@ -65,15 +65,17 @@ class Chat:
         return Chat(messages, (*self.earlier, turn.asked)[-MAX_HISTORY:], (*self.turns, asked))
 
 
-def take_turn(assistant, question: str | None, earlier: Sequence[str] = (), article: str | None = None) -> Turn:
-    """Ask the engine about an article (None: the default one), passing the chat's earlier questions (at most
-    MAX_HISTORY) as history; never raises."""
+def take_turn(assistant, question: str | None, earlier: Sequence[str] = (), article: str | None = None,
+              scope: str | Sequence[str] | None = None) -> Turn:  # fmt: skip
+    """Ask the engine about an article (None: the default one), or with a scope ("all") the archive, passing the
+    chat's earlier questions (at most MAX_HISTORY) as history; never raises."""
     question = question or ""
     if not question.strip():
         return Turn((_bot(render_notice("Please type a question about the article first.")),))
     user = {"role": "user", "content": render_question(question)}
     try:
-        answer = assistant.ask(question, history=list(earlier)[-MAX_HISTORY:], article=article)
+        where = {"scope": scope} if scope is not None else {"article": article}
+        answer = assistant.ask(question, history=list(earlier)[-MAX_HISTORY:], **where)
     except AssistantError as e:
         return Turn((user, _bot(render_notice(friendly(e)))), keep=True)
     except Exception:

@@ -37,15 +37,17 @@ def create_app(
     max_wait: float = MAX_WAIT_SECONDS,
     chat: bool | Literal["later"] = True,
     api_key: str | None = None,
+    archive: str | None = None,
 ) -> FastAPI:
     """The FastAPI app: /api/* routes and their docs at /docs, and the chat page at /: mounted now (chat=True),
     once Gradio has loaded in the background while the API already answers (chat="later"), or never (False).
 
     library: the articles to answer from (an Assistant alone gets a library beside its index folder); api_key: the
-    bearer token that /api/* and /v1/* then require (None: open)."""
+    bearer token that /api/* and /v1/* then require (None: open); archive: the archive's engine (a folder or a Qdrant
+    server's URL; default: $ASSISTANT_ENGINE, else library/.archive)."""
     from fastapi_offline import FastAPIOffline
 
-    engine = Engine(library, max_waiting=max_waiting, max_wait=max_wait)
+    engine = Engine(library, max_waiting=max_waiting, max_wait=max_wait, archive=archive)
     assistant = engine.library.default
     # FastAPI's own /docs and /redoc load Swagger UI and ReDoc from a CDN: blank offline, and a request leaving this
     # computer. fastapi-offline serves the same pages from files in its wheel (Swagger UI 5, ReDoc 2).
@@ -82,7 +84,8 @@ def create_app(
         dependencies=[Depends(json_content_type)],
     )
     async def ask(request: AskRequest) -> Answer:
-        """Answer a question by quoting the article: the same JSON as the Python API and `assistant ask --json`."""
+        """Answer a question by quoting the article: the same JSON as the Python API and `assistant ask --json`.
+        With `scope` ("all" or article ids) it asks the archive, and each passage names its `article`."""
         return await engine.reply(request)
 
     @app.get(

@@ -27,11 +27,14 @@ class Engine:
     of a growing pile of threads."""
 
     def __init__(self, library: Library | Assistant, *, max_waiting: int = MAX_WAITING,
-                 max_wait: float = MAX_WAIT_SECONDS):  # fmt: skip
-        """library: the articles to answer from; an Assistant alone gets a library beside its index folder."""
+                 max_wait: float = MAX_WAIT_SECONDS, archive: str | None = None):  # fmt: skip
+        """library: the articles to answer from; an Assistant alone gets a library beside its index folder; archive:
+        the archive's engine, a folder or a Qdrant server's URL (default: archive.engine_location's)."""
         if not isinstance(library, Library):
             library = Library(library, default_folder(library.index_dir))
         self.library = library
+        self.archive_location = archive
+        self._archive = None
         self.lock = threading.Lock()
         self.max_waiting = max_waiting
         self.max_wait = max_wait
@@ -39,10 +42,20 @@ class Engine:
         self._turn: Any = None  # anyio.Lock, made inside the event loop
 
     def ask(self, question: str, history: Sequence[str] | None = None, k: int = DEFAULT_K,
-            article: str | None = None) -> Answer:  # fmt: skip
-        """Ask an article (None: the default one), one question at a time (the chat page calls this from Gradio's
-        threads)."""
-        return self._reply(AskRequest.of(question, history, k, article))
+            article: str | None = None, scope: str | Sequence[str] | None = None) -> Answer:  # fmt: skip
+        """Ask an article (None: the default one), or the archive (scope: "all" or article ids), one question at a
+        time (the chat page calls this from Gradio's threads)."""
+        return self._reply(AskRequest.of(question, history, k, article, scope))
+
+    @property
+    def archive(self):
+        """Every article at once (archive/), opened on the first question that asks it."""
+        from ..archive import Archive
+
+        with self.lock:
+            if self._archive is None:
+                self._archive = Archive(self.library, self.archive_location)
+            return self._archive
 
     async def reply(self, request: AskRequest) -> Answer:
         """Wait in the event loop (not in a thread) for our turn, then answer in a worker thread; Busy when too many
@@ -68,6 +81,10 @@ class Engine:
             self._turn.release()
 
     def _reply(self, request: AskRequest) -> Answer:
+        if request.scope is not None:
+            archive = self.archive
+            with self.lock:
+                return archive.reply(request)
         assistant = self.library.get(request.article)  # may open an index: outside the lock
         with self.lock:
             return assistant.reply(request)

@@ -29,10 +29,13 @@ def serve(
     library: Path | None = None,
     allow_private_urls: bool = False,
     api_key: str | None = None,
+    engine: str | None = None,
 ) -> None:
     """Load (or build) the article's index, then serve the page and the API until interrupted. library: the folder
     of added articles (default: beside the article's index); allow_private_urls: let users fetch from loopback and
-    private addresses (for tests against a local server); api_key: the bearer token /api/* and /v1/* require."""
+    private addresses (for tests against a local server); api_key: the bearer token /api/* and /v1/* require;
+    engine: the archive's engine, a folder or a Qdrant server's URL (default: $ASSISTANT_ENGINE, else
+    library/.archive)."""
     import uvicorn
 
     listener = listen(host, port)  # before loading: a busy port fails in a second, not after indexing
@@ -43,7 +46,7 @@ def serve(
         assistant = Assistant.from_article(path, index_dir, model, progress=progress)
         folder = library or default_folder(assistant.index_dir)
         shared = Library(assistant, folder, allow_private_urls=allow_private_urls)
-        return create_app(shared, chat="later", api_key=api_key)
+        return create_app(shared, chat="later", api_key=api_key, archive=engine)
 
     app = Starting(load, path.name)  # listens at once; a long article shows its progress on / and /api/health
     bound = listener.getsockname()

@@ -10,7 +10,7 @@ from ..article import Article
 from ..embed import E5, Embedder
 from ..errors import IndexStoreError
 from . import locks
-from .builder import APPROXIMATE_ABOVE, E5_UP_TO, IVF_PROBES, Progress, build, e5_for
+from .builder import APPROXIMATE_ABOVE, E5_UP_TO, IVF_PROBES, Progress, build, e5_for, passage_means
 from .folder import FORMAT, check, load, read_data, read_manifest, save
 from .index import Index, PassageVectors, Stale
 
@@ -30,6 +30,7 @@ __all__ = [
     "load",
     "open_index",
     "open_or_build",
+    "passage_means",
     "read_data",
     "read_manifest",
     "save",

@@ -45,10 +45,7 @@ def build(article: Article, embedder: Embedder, e5: E5 | None = None, *, previou
         known |= {s: (encoded.vectors[i], encoded.tokens[i], encoded.ids[i]) for i, s in enumerate(todo)}
     rows = [known[s] for s in sentences]
     sentence_vectors = np.array([r[0] for r in rows], dtype=np.float32).reshape(len(rows), embedder.dimension)
-    owner = np.repeat(np.arange(len(chunks)), [len(c.sentences) for c in chunks])
-    passage_vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
-    np.add.at(passage_vectors, owner, sentence_vectors)
-    passage_vectors /= np.maximum(np.linalg.norm(passage_vectors, axis=1, keepdims=True), 1e-12)
+    passage_vectors = passage_means(sentence_vectors, [len(c.sentences) for c in chunks])
     e5 = e5_for(e5, len(chunks))
     e5_vectors = _e5_vectors(e5, [c.text for c in chunks], previous, progress) if e5 else None
     tokens = np.concatenate([r[1] for r in rows] + [np.zeros((0, embedder.dimension))]).astype(np.float16)
@@ -71,6 +68,16 @@ def build(article: Article, embedder: Embedder, e5: E5 | None = None, *, previou
     manifest["nlp"] = parse.model
     return Index(article, PassageVectors(index=_faiss_index(passage_vectors)), sentence_vectors, tokens, token_info,
                  passage_lexical, sentence_lexical, manifest, e5_vectors, parse)  # fmt: skip
+
+
+def passage_means(sentence_vectors: np.ndarray, counts: list[int]) -> np.ndarray:
+    """A passage's vector: the normalized mean of its sentences' (counts: sentences per passage, in order); what
+    FAISS searches, and what the archive's engine stores."""
+    owner = np.repeat(np.arange(len(counts)), counts)
+    vectors = np.zeros((len(counts), sentence_vectors.shape[1]), dtype=np.float32)
+    np.add.at(vectors, owner, sentence_vectors)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return vectors
 
 
 def _parse(chunks, progress: bool | Progress) -> Parse:
