@@ -108,7 +108,7 @@ def test_docs_describe_every_model(client):
     ask_op = schema["paths"]["/api/ask"]["post"]
     assert {"200", "400", "413", "415", "422", "503"} <= set(ask_op["responses"])
     request = components["AskRequest"]
-    assert set(request["properties"]) == {"question", "history", "k", "article"}  # no file or folder: an id
+    assert set(request["properties"]) == {"question", "history", "k", "article", "scope"}  # no file or folder: ids
     assert request["properties"]["article"]["pattern"] == "[0-9a-f]{16}"
     assert request["properties"]["question"]["maxLength"] == MAX_QUESTION_CHARS
     assert request["properties"]["history"]["maxItems"] == MAX_HISTORY
