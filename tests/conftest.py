@@ -99,6 +99,28 @@ def fake_e5() -> FakeE5:
     return FakeE5()
 
 
+DEFAULT_TEXT = "Japan held naval exercises with Canada.\nThe EU wants a pact with Japan.\nSource: Reuters\n"
+"""The default article of the library tests (test_library.py, test_archive.py): small, with a Source line."""
+
+
+@pytest.fixture
+def default(tmp_path, fake):
+    """A server's default article, indexed with the fake embedder."""
+    from assistant import Assistant
+
+    path = tmp_path / "default.txt"
+    path.write_text(DEFAULT_TEXT)
+    return Assistant.from_article(path, embedder=fake)
+
+
+@pytest.fixture
+def library(default, tmp_path, fake, fake_e5):
+    """An empty library beside that default article."""
+    from assistant.library import Library
+
+    return Library(default, tmp_path / "library", embedder=fake, e5=fake_e5)
+
+
 @pytest.fixture(scope="session")
 def real_embedder():
     """The packaged all-MiniLM-L6-v2, exported to ONNX once per cache."""

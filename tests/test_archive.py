@@ -17,7 +17,6 @@ from assistant.library import Library
 from tests import documents
 from tests.conftest import ROOT
 
-DEFAULT_TEXT = "Japan held naval exercises with Canada.\nThe EU wants a pact with Japan.\nSource: Reuters\n"
 BRIDGE = (
     "The old bridge over the Tagus river was closed for inspection on Tuesday.\n\n"
     "Engineers found cracks in two of its steel cables.\n\n"
@@ -72,18 +71,6 @@ def uncalibrated(monkeypatch):
 
 
 @pytest.fixture
-def default(tmp_path, fake):
-    path = tmp_path / "default.txt"
-    path.write_text(DEFAULT_TEXT)
-    return Assistant.from_article(path, embedder=fake)
-
-
-@pytest.fixture
-def library(default, tmp_path, fake, fake_e5):
-    return Library(default, tmp_path / "library", embedder=fake, e5=fake_e5)
-
-
-@pytest.fixture
 def filled(library, tmp_path):
     """An archive with the folder added: (archive, its report, name -> file)."""
     files = write_folder(tmp_path / "articles")
@@ -134,8 +121,8 @@ def test_a_kill_9_in_mid_ingest_loses_nothing_and_stores_nothing_twice(tmp_path)
         sys.path.insert(0, {str(ROOT)!r})
         from pathlib import Path
         from qdrant_client import QdrantClient
-        from tests.conftest import FakeEmbedder
-        from tests.test_archive import DEFAULT_TEXT, write_folder
+        from tests.conftest import DEFAULT_TEXT, FakeEmbedder
+        from tests.test_archive import write_folder
         from assistant import Assistant
         from assistant.archive import Archive, add_folder
         from assistant.library import Library

@@ -23,19 +23,6 @@ The work cost 4.2 million euros and was paid for by the regional government.
 
 Fishermen said the closure had cost them most of the winter catch.
 """
-DEFAULT_TEXT = "Japan held naval exercises with Canada.\nThe EU wants a pact with Japan.\nSource: Reuters\n"
-
-
-@pytest.fixture
-def default(tmp_path, fake):
-    path = tmp_path / "default.txt"
-    path.write_text(DEFAULT_TEXT)
-    return Assistant.from_article(path, embedder=fake)
-
-
-@pytest.fixture
-def library(default, tmp_path, fake, fake_e5):
-    return Library(default, tmp_path / "library", embedder=fake, e5=fake_e5)
 
 
 def test_an_added_article_answers_and_names_itself(library):
