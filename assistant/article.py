@@ -84,8 +84,17 @@ class Article:
 
     @property
     def id(self) -> str:
-        """The article's id in a library: the start of its content's sha256."""
-        return self.sha256[:16]
+        """The article's id in a library: the start of its content's sha256 (content_id)."""
+        return self.sha256[:ID_DIGITS]
+
+
+ID_DIGITS = 16
+"""An article's id: the first 16 hex digits of the sha256 of its bytes."""
+
+
+def content_id(data: bytes) -> str:
+    """The id an article read from these bytes will have, known before reading it (to skip one already stored)."""
+    return hashlib.sha256(data).hexdigest()[:ID_DIGITS]
 
 
 def read_article(path: str | Path) -> Article:

@@ -4,12 +4,12 @@ again skips what was finished and redoes what was not (nothing lost, nothing sto
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..article import content_id
 from ..errors import AssistantError
 from .search import Archive
 
@@ -51,7 +51,7 @@ def add_folder(archive: Archive, folder: Path, *, progress: bool = False) -> Rep
         for path in bar:
             try:
                 data = path.read_bytes()
-                article_id = hashlib.sha256(data).hexdigest()[:16]
+                article_id = content_id(data)
                 if article_id in stored and article_id in archive.ids():
                     report.skipped.append(article_id)
                     continue

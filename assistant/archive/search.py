@@ -54,6 +54,7 @@ class Archive:
         self._lock = threading.RLock()
         self._listing: tuple[float, frozenset[str]] | None = None  # (the library folder's mtime, its ids)
         self._stored: set[str] | None = None
+        self._seen: frozenset[str] = frozenset()  # the ids of the last sync: one missing since was deleted
 
     @property
     def store(self) -> PassageStore:
@@ -104,7 +105,7 @@ class Archive:
             missing = sorted(ids - stored)
             for article_id in missing:
                 self.put(article_id)
-            gone = getattr(self, "_seen", frozenset()) - ids
+            gone = self._seen - ids
             for article_id in gone & stored:  # only ones this library held: a shared cluster holds others' too
                 self.store.remove(article_id)
                 stored.discard(article_id)
