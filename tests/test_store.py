@@ -112,6 +112,19 @@ def test_load_reads_an_index_folder_on_its_own(article, fake):
     assert bot.ask("defense pact").passages[0].paragraph == 2
 
 
+def test_an_articles_metadata_survives_its_index(tmp_path, fake):
+    """What a reloaded index tells of its article (an archive answer's date and byline) is what reading it gave."""
+    path = tmp_path / "storm.md"
+    path.write_text("# Storm hits the coast\n\nBy Jane Doe | Example News | 3 March 2025\n\nHeavy rain flooded "
+                    "dozens of coastal towns on Monday.\n\nSchools were closed.\n")  # fmt: skip
+    read = read_article(path)
+    Assistant.from_article(path, embedder=fake)
+    loaded = Assistant.load(path.with_name("storm.index"), embedder=fake).article
+    assert (read.author, read.date, read.format) == ("Jane Doe", "2025-03-03", "markdown")
+    fields = ("title", "source", "author", "date", "url", "format")
+    assert {f: getattr(loaded, f) for f in fields} == {f: getattr(read, f) for f in fields}
+
+
 def test_load_of_an_empty_folder_says_how_to_build(tmp_path, fake):
     with pytest.raises(IndexStoreError, match="assistant index ARTICLE --index"):
         Assistant.load(tmp_path, embedder=fake)

@@ -5,7 +5,7 @@
       .lock                  held while building, so two processes never write at once
       .readers               shared-locked while loading; a builder deletes old data folders only between loads
       data-<id>/
-        article.json         the article text, ¶ spans, title and source (an index is self-contained)
+        article.json         the article text, ¶ spans and metadata (title, source, author, date, url, format)
         passages.jsonl       one distinct paragraph per line: ¶ numbers, verbatim text, sentence spans
         passages.faiss       paragraph vectors (inner product over normalized vectors)
         sentences.npy        sentence vectors, in passage order
@@ -60,6 +60,7 @@ def save(index: Index, folder: Path) -> None:
         a = index.article
         _write(tmp / "article.json", json.dumps({
             "name": a.name, "text": a.text, "sha256": a.sha256, "title": a.title, "source": a.source,
+            "author": a.author, "date": a.date, "url": a.url, "format": a.format,
             "paragraphs": [[p.start, p.end] for p in a.paragraphs],
         }, ensure_ascii=False))  # fmt: skip
         _write(tmp / "passages.jsonl", "".join(json.dumps({
@@ -199,7 +200,8 @@ def read_data(folder: Path, manifest: dict) -> Index:
                   sentences=tuple(tuple(s) for s in c["sentences"]), metadata=c["metadata"])
             for c in map(json.loads, (data / "passages.jsonl").read_text(encoding="utf-8").splitlines())
         )  # fmt: skip
-        article = Article(a["name"], text, a["sha256"], paragraphs, chunks, a["title"], a["source"])
+        article = Article(a["name"], text, a["sha256"], paragraphs, chunks, a["title"], a["source"], a.get("author"),
+                          a.get("date"), a.get("url"), a.get("format", "text"))  # fmt: skip
         sentence_vectors = np.load(data / "sentences.npy", allow_pickle=False)
         tokens = np.load(data / "tokens.npy", allow_pickle=False)
         token_info = np.load(data / "token_info.npy", allow_pickle=False)
