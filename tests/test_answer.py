@@ -86,8 +86,6 @@ def test_the_follow_up_model_weighs_the_content_models_margin_and_the_conversati
     assert y["alone"] == pytest.approx(content_log_odds(alone_own, CALIBRATION) - limit)
 
 
-@pytest.mark.xfail(strict=True, reason="declines since the refit of 2026-12-03: after two follow-ups its history "
-                   "lowers its answerability below the threshold (issue 19); answered when asked alone")
 def test_a_question_that_names_its_subject_is_answered_whatever_came_before(real_bot):
     history = ["Which navies did Japan train with recently?", "Where did that happen?"]
     answer = real_bot.ask("Is Japan allowed to wage war under its constitution?", history=history)
