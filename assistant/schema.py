@@ -175,6 +175,12 @@ class Answer(BaseModel):
         return () if self.abstained else split_quotes(self.passages)[0]
 
     @property
+    def refusal(self) -> str | None:
+        """An abstention's first line, as composed: the article's ("The article does not answer this question.") or
+        the archive's ("No article in the archive answers this question."); None for an answer."""
+        return self.text.partition("\n")[0] if self.abstained else None
+
+    @property
     def weaker(self) -> tuple[Passage, ...]:
         """The passages after the first that are named, not quoted (weak matches)."""
         return () if self.abstained else split_quotes(self.passages)[1]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Answer, Highlight, Passage, QuestionError
+from assistant.answer import NOT_IN_ARCHIVE, compose
 from assistant.article import parse_article
 from assistant.chat import (
     CLOSEST,
@@ -33,6 +34,7 @@ from assistant.chat import (
     take_turn,
     text_html,
 )
+from assistant.chat.export import answer_markdown
 from assistant.question import MAX_HISTORY
 from assistant.schema import Short
 
@@ -217,7 +219,7 @@ def test_score_text(score, text):
 
 def test_abstention_says_so_and_labels_the_closest_passage():
     closest = passage("Nearby text. Not it.", 0, 12, paragraph=5, places=(5, 11), score=0.02)
-    out = render_answer(Answer(question="q", text="t", passages=(closest,), abstained=True))
+    out = render_answer(compose("q", [closest], True))
     plain = Markup(out).plain
     assert plain.startswith(NOT_COVERED)
     assert f"{CLOSEST} ¶5 · also ¶11" in plain and "score 0.02" in plain
@@ -227,8 +229,16 @@ def test_abstention_says_so_and_labels_the_closest_passage():
 
 
 def test_abstention_without_a_passage():
-    out = render_answer(Answer(question="q", text="t", passages=(), abstained=True))
+    out = render_answer(compose("q", [], True))
     assert Markup(out).plain == NOT_COVERED
+
+
+def test_an_archive_abstention_says_no_article_answers():
+    """The page and the download say what the API says: the archive's refusal, not one article's."""
+    closest = passage("Nearby text. Not it.", 0, 12, paragraph=5, score=0.02)
+    answer = compose("q", [closest], True, archive=True)
+    assert Markup(render_answer(answer)).plain.startswith(NOT_IN_ARCHIVE)
+    assert answer_markdown(answer).startswith(NOT_IN_ARCHIVE)
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
@@ -526,8 +536,7 @@ def test_chat_markdown_reads_as_a_transcript():
                  places=(2, 9), score=0.93), passage("Other.", 0, 6, paragraph=3, score=0.4),
                  passage("Weak.", 0, 5, paragraph=4, score=0.03)),  # fmt: skip
         {"question": "What is the capital of France?",
-         "answer": Answer(question="q", text="t", passages=(passage("Nearby.", 0, 7, paragraph=5, score=0.02),),
-                          abstained=True).to_dict()},  # fmt: skip
+         "answer": compose("q", [passage("Nearby.", 0, 7, paragraph=5, score=0.02)], True).to_dict()},
     ]
     out = chat_markdown(INFO, turns)
     lines = out.split("\n")

@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-from ..answer import NOT_COVERED
 from ..answer import place as _place
 from ..schema import WEAK_SCORE, Answer, Passage
 from .render import CLOSEST, sanitize, split_highlight
@@ -91,7 +90,7 @@ def _where(passage: Passage, *, bold: bool = False) -> str:
 def answer_markdown(answer: Answer) -> str:
     """One answer: the answering sentence and its ¶, then each quoted passage; an abstention says so plainly."""
     if answer.abstained:
-        parts = [NOT_COVERED]
+        parts = [answer.refusal]
         if answer.passages:
             closest = answer.passages[0]
             parts += [f"{CLOSEST}: {_where(closest)}", blockquote(closest, mark=False)]

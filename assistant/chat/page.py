@@ -25,6 +25,11 @@ KEEP_DEFAULT = "The article the page started with stays; add another one to swit
 
 ASK = "Ask about the article…"
 EVERYWHERE = "Search every article (the archive): the answer's article opens beside the chat"
+ASK_ARCHIVE = "Ask about every article…"
+ARCHIVE = "all"
+"""The archive's conversation among the page's conversations, which are kept per article id (16 hex digits)."""
+ARCHIVE_INFO = {"name": "archive", "title": "Every article in the library (the archive)"}
+"""What a download of the archive's conversation names as its article (each answer names its own)."""
 ADD_LABEL, ADD_OR_REMOVE = "Add an article", "Add an article, or remove this one"
 FORMATS = "A news page (.html), PDF, Word (.docx), Markdown or text file, a link, or pasted text:"
 
@@ -76,7 +81,10 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
         """The download buttons' row and files: shown once the conversation has an answer."""
         if not chat.turns:
             return gr.update(visible=False), None, None
-        info = ArticleInfo.of(library.get(article_id).article).model_dump(mode="json")
+        if article_id == ARCHIVE:
+            info = ARCHIVE_INFO
+        else:
+            info = ArticleInfo.of(library.get(article_id).article).model_dump(mode="json")
         stem, turns = file_stem(info), list(chat.turns)
         try:
             return (gr.update(visible=True), exports.write(f"{stem}.md", chat_markdown(info, turns)),
@@ -86,28 +94,42 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
             return gr.update(visible=False), None, None
 
     def send(question: str, chat: Chat, current: str, everywhere: bool = False):
+        """One turn of the conversation shown: the current article's, or the archive's. An archive answer opens its
+        article in the pane and the chooser, so that unticking the archive goes on about that article."""
         turn = take_turn(engine, question, chat.earlier, article=current, scope="all" if everywhere else None)
         chat = chat.then(turn)
         shown = list(chat.messages)
         if turn.answer is None:
-            return (question if turn.keep else ""), shown, chat, gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return "", shown, chat, answered_pane(current, turn.answer), *downloads(chat, current)
+            return (question if turn.keep else ""), shown, chat, *(gr.skip(),) * 6
+        answer = turn.answer
+        opened = answer.article.id if everywhere and not answer.abstained and answer.article else current
+        return ("", shown, chat, answered_pane(opened, answer), *downloads(chat, ARCHIVE if everywhere else current),
+                gr.update(value=opened), opened)  # fmt: skip
 
-    def answered_pane(current: str, answer) -> str:
-        """The article pane after an answer, its cited paragraphs marked: from the archive, the article of the best
-        passage (marking only its own passages)."""
-        best = answer.passages[0].article if answer.passages else None
-        if best is None or best.id == current:
-            return render_article(library.get(current).article, answer)
-        own = tuple(p for p in answer.passages if p.article is not None and p.article.id == best.id)
-        return render_article(library.get(best.id).article, answer.model_copy(update={"passages": own}))
+    def answered_pane(opened: str, answer) -> str:
+        """The article pane after an answer, its cited paragraphs marked; from the archive, only the passages of the
+        opened article (an archive that declines leaves the current one open: its closest passage may be another's)."""
+        if not answer.passages or answer.passages[0].article is None:
+            return render_article(library.get(opened).article, answer)
+        own = tuple(p for p in answer.passages if p.article is not None and p.article.id == opened)
+        return render_article(library.get(opened).article, answer.model_copy(update={"passages": own}))
+
+    def toggle(archive: bool, chats: dict, current: str, chat: Chat):
+        """Ticked, the archive's own conversation takes the chat's place (the article's is kept); unticked, back."""
+        chats = {**chats, (current if archive else ARCHIVE): chat}
+        key = ARCHIVE if archive else current
+        chat = chats.get(key, Chat())
+        return (chats, list(chat.messages), chat, render_article(library.get(current).article), *downloads(chat, key),
+                gr.update(placeholder=ASK_ARCHIVE if archive else ASK))  # fmt: skip
 
     def clear(current: str):
         return "", [], Chat(), render_article(library.get(current).article), *downloads(Chat(), current)
 
-    def switch(chats: dict, current: str, chat: Chat, chosen: str, notice: str = "", added: bool = False):
-        """Keep the current article's chat, and show the chosen article with its own."""
-        chats = {**chats, current: chat}
+    def switch(chats: dict, current: str, chat: Chat, chosen: str, notice: str = "", added: bool = False,
+               archive: bool = False):  # fmt: skip
+        """Keep the chat shown (the current article's, or the archive's), and show the chosen article with its own:
+        choosing an article ends asking the archive."""
+        chats = {**chats, (ARCHIVE if archive else current): chat}
         chat = chats.get(chosen, Chat())
         shown = offered(chosen)
         # After an add: fold the add panel away (the new article shows), and empty what was used to add it.
@@ -120,18 +142,19 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
             *[gr.update(value=q, visible=True) for q in shown],
             *[gr.update(visible=False) for _ in range(len(example_buttons) - len(shown))],
             gr.update(visible=chosen != first), *downloads(chat, chosen), add_panel_update, *after_add,
+            gr.update(value=False), gr.update(placeholder=ASK),
         )  # fmt: skip
 
-    def choose(chosen: str, chats: dict, current: str, chat: Chat):
-        if not chosen or chosen == current:
+    def choose(chosen: str, chats: dict, current: str, chat: Chat, archive: bool):
+        if not chosen or (chosen == current and not archive):
             return gr.skip()
-        return switch(chats, current, chat, chosen)
+        return switch(chats, current, chat, chosen, archive=archive)
 
     def adding(make):
         """An add handler: make() brings the article's bytes; then index it and switch to it, or say what failed."""
 
         # Gradio finds the progress bar by this default value.
-        def handler(value, chats: dict, current: str, chat: Chat, progress=gr.Progress()):  # noqa: B008
+        def handler(value, chats: dict, current: str, chat: Chat, archive: bool, progress=gr.Progress()):  # noqa: B008
             def told(stage: str, fraction: float) -> None:
                 progress(fraction, desc=f"{stage}…")
 
@@ -145,7 +168,7 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
                 return only_notice(ADD_FAILED)
             said = "Added" if new else "Already here"
             note = f'<div class="qa-added">{said}: {text_html(entry_label(entry))}</div>'
-            return switch(chats, current, chat, entry.id, note, added=True)
+            return switch(chats, current, chat, entry.id, note, added=True, archive=archive)
 
         return handler
 
@@ -170,7 +193,9 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
         """Every output of an article change left as it is, but for a notice saying why."""
         return tuple(render_notice(message) if o is notice else gr.skip() for o in outputs)
 
-    def remove(chats: dict, current: str, chat: Chat):
+    def remove(chats: dict, current: str, chat: Chat, archive: bool):
+        if archive:
+            chats = {**chats, ARCHIVE: chat}
         if current == first:
             return only_notice(KEEP_DEFAULT)
         try:
@@ -260,9 +285,9 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
 
         downloads_out = [download_row, md_button, json_button]
         outputs = [chooser, current, chats, chatbot, chat_state, panel, notice, examples_row, *example_buttons,
-                   remove_button, *downloads_out, add_panel, upload, url_box, paste_box]  # fmt: skip
+                   remove_button, *downloads_out, add_panel, upload, url_box, paste_box, everywhere, box]  # fmt: skip
         turn = dict(
-            outputs=[box, chatbot, chat_state, panel, *downloads_out],
+            outputs=[box, chatbot, chat_state, panel, *downloads_out, chooser, current],
             show_progress="minimal",
             show_progress_on=[chatbot],
             api_visibility="private",
@@ -271,11 +296,14 @@ def build_app(target, examples: Sequence[str] | None = None) -> gr.Blocks:
         send_button.click(send, [box, chat_state, current, everywhere], **turn)
         for button in example_buttons:
             button.click(send, [button, chat_state, current, everywhere], **turn)
-        cleared = dict(outputs=turn["outputs"], show_progress="hidden", api_visibility="private")
+        cleared = dict(outputs=turn["outputs"][:-2], show_progress="hidden", api_visibility="private")
         clear_button.click(clear, [current], **cleared)
         # The chat's own trash icon empties the chat; forget its questions and unmark the article too.
         chatbot.clear(clear, [current], **cleared)
-        state = [chats, current, chat_state]
+        everywhere.input(toggle, [everywhere, chats, current, chat_state],
+                         [chats, chatbot, chat_state, panel, *downloads_out, box], api_visibility="private",
+                         show_progress="hidden")  # fmt: skip
+        state = [chats, current, chat_state, everywhere]
         chooser.input(choose, [chooser, *state], outputs, api_visibility="private", show_progress="hidden")
         added = dict(outputs=outputs, api_visibility="private", show_progress="full", show_progress_on=[notice])
         upload.upload(adding(from_file), [upload, *state], **added)

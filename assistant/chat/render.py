@@ -6,7 +6,6 @@ import html
 import re
 from typing import TYPE_CHECKING
 
-from ..answer import NOT_COVERED
 from ..answer import place as _place
 from ..schema import WEAK_SCORE
 
@@ -96,7 +95,7 @@ def render_answer(answer: Answer) -> str:
     An abstention says so plainly and shows the closest passage, labelled as not an answer.
     """
     if answer.abstained:
-        parts = [f'<p class="qa-none">{NOT_COVERED}</p>']
+        parts = [f'<p class="qa-none">{text_html(answer.refusal)}</p>']
         if answer.passages:
             parts.append(quote_html(answer.passages[0], label=CLOSEST, mark=False, kind="qa-closest"))
         return _reply(parts)

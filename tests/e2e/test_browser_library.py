@@ -207,6 +207,56 @@ def test_add_switch_and_ask_each_article(page, files):
     assert not page.dialogs and not page.errors and page.offsite() == []
 
 
+NOWHERE = "Who won the Eurovision Song Contest in 2021?"
+
+
+def wait_questions(page: Library, questions: list[str]) -> None:
+    """Wait until the chat shows these questions (a conversation switched in)."""
+    page.page.wait_for_function(
+        "qs => JSON.stringify([...document.querySelectorAll('#qa-chat .qa-question')].map(e => e.textContent)) === qs",
+        arg=json.dumps(questions, ensure_ascii=False, separators=(",", ":")), timeout=TIMEOUT,
+    )  # fmt: skip
+
+
+def test_the_archive_has_its_own_conversation_and_opens_the_answers_article(page, files):
+    """Ticked, the archive's conversation replaces the article's; an answer from another article opens it in the pane
+    and the chooser, naming its date; unticked, the chat goes on about that article; choosing an article unticks."""
+    page.upload(files["harbour"])  # there already if the test above ran: then it is only shown
+    page.wait_title(HARBOUR)
+    harbour = page.questions()
+    page.choose(BUNDLED_LABEL, "The article")
+    bundled = page.questions()
+    page.page.click("#qa-everywhere input")
+    wait_questions(page, [])
+    page.page.wait_for_function("p => document.querySelector('#qa-question textarea').placeholder === p",
+                                arg="Ask about every article…", timeout=TIMEOUT)  # fmt: skip
+
+    page.ask(COST)
+    page.wait_title(HARBOUR)
+    assert page.chosen() == HARBOUR_LABEL
+    reply = page.latest()
+    assert reply.locator(".qa-direct").count() == 1, reply.text_content()
+    assert "(2025-03-03, Harbour Herald)" in reply.locator(".qa-place").first.text_content()
+    quote = reply.locator(".qa-quote blockquote.qa-text").first.text_content()
+    assert quote.startswith("The work cost 4.2 million euros") and quote in page.pane_paragraphs()
+    assert page.page.locator("#qa-article .qa-para.cited.top .qa-ptext").text_content() == quote
+    assert page.ask(NOWHERE).startswith("No article in the archive answers this question.")
+    assert page.page.locator("#qa-article .qa-title").text_content() == HARBOUR  # a decline opens nothing
+    shoot(page, "library-archive")
+
+    page.page.click("#qa-everywhere input")  # unticked: the harbour article's own conversation, and asking it
+    wait_questions(page, harbour)
+    page.ask("Who paid for the work?")
+    assert "regional government" in page.assert_quotes_the_pane()
+
+    page.page.click("#qa-everywhere input")  # ticked again: the archive's conversation as it was
+    wait_questions(page, [COST, NOWHERE])
+    page.choose(BUNDLED_LABEL, "The article")  # choosing an article ends asking the archive
+    wait_questions(page, bundled)
+    assert not page.page.is_checked("#qa-everywhere input")
+    assert not page.dialogs and not page.errors and page.offsite() == []
+
+
 def test_hostile_page_is_shown_as_text_and_never_runs(page, files):
     page.upload(files["hostile"])
     page.wait_title(HOSTILE_TITLE)  # textContent: the markup is literal text
