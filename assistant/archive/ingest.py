@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,14 +41,17 @@ def article_files(folder: Path) -> list[Path]:
 
 
 def add_folder(archive: Archive, folder: Path, *, progress: bool = False) -> Report:
-    """Add every article under a folder to the library and the engine (progress: a tqdm bar on stderr)."""
+    """Add every article under a folder to the library and the engine (progress: one tqdm bar on stderr, the files
+    added; each article's own indexing bars and lines are left out, and warnings print above the bar)."""
     from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     library = archive.library
     files = article_files(folder)
     report = Report()
     stored = archive.stored()
-    with tqdm(files, desc="adding", unit="file", file=sys.stderr, disable=not progress) as bar:
+    with (tqdm(files, desc="adding", unit="file", file=sys.stderr, disable=not progress) as bar,
+          logging_redirect_tqdm([log]), _one_bar(library, progress)):  # fmt: skip
         for path in bar:
             try:
                 data = path.read_bytes()
@@ -68,3 +72,17 @@ def add_folder(archive: Archive, folder: Path, *, progress: bool = False) -> Rep
                 continue
             (report.added if new else report.skipped).append(entry.id)
     return report
+
+
+@contextmanager
+def _one_bar(library, progress: bool):
+    """For a while, the library's per-article progress bars off and, under a bar of its own, its per-article
+    "indexing ..." lines too (warnings still show)."""
+    shown, level, library.progress_bars = library.progress_bars, log.level, False
+    if progress:
+        log.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        library.progress_bars = shown
+        log.setLevel(level)
