@@ -196,6 +196,19 @@ def test_each_quote_names_its_article_title_date_and_source(filled, library):
     assert "Mayor re-elected in Lindholm (2025-03-09, Nordic Wire), ¶" in answer.text
 
 
+def test_an_archive_answer_gives_k_passages_as_one_article_does(filled, library):
+    """The archive quotes at least as many passages as the answering article alone would (the weak ones named, not
+    quoted), up to k, best first."""
+    archive, _, _ = filled
+    question = "Who won a second term as mayor of Lindholm?"
+    article = library.get(ids_by_name(library)["election"])
+    for k in (1, 2, 5):
+        alone, answer = article.ask(question, k=k), archive.ask(question, k=k)
+        assert len(alone.passages) <= len(answer.passages) <= k and len(alone.passages) == min(k, 2)
+        assert answer.passages[0].text == alone.passages[0].text
+        assert [p.score for p in answer.passages] == sorted((p.score for p in answer.passages), reverse=True)
+
+
 def test_the_default_article_is_part_of_the_archive(filled, library):
     archive, _, _ = filled
     answer = archive.ask("Which countries held naval exercises with Japan?")

@@ -145,13 +145,14 @@ class Archive:
 
 def merge(question: str, answers: list[Answer], k: int) -> Answer:
     """One answer from several articles' answers: those that answer with a first passage of at least MIN_SCORE, best
-    first by that passage's calibrated score (the probability that it holds the answer), their quotes interleaved by
-    score; if none does, an abstention offering the closest passage of any."""
+    first by that passage's calibrated score (the probability that it holds the answer), their passages interleaved
+    by score (k in all, as for one article: the weak ones named, not quoted); if none does, an abstention offering
+    the closest passage of any."""
     answered = sorted((a for a in answers if not a.abstained and a.passages[0].score >= MIN_SCORE),
                       key=lambda a: -a.passages[0].score)  # fmt: skip
     if answered:
         top = answered[0]
-        others = [_named(p, a.article) for a in answered for p in (a.cited[1:] if a is top else a.cited)]
+        others = [_named(p, a.article) for a in answered for p in (a.passages[1:] if a is top else a.passages)]
         passages = [_named(top.passages[0], top.article), *sorted(others, key=lambda p: -p.score)][:k]
         return compose(question, passages, False, top.article, top.verdict, archive=True)
     closest = sorted((a for a in answers if a.passages), key=lambda a: -a.passages[0].score)
