@@ -209,6 +209,18 @@ def test_an_archive_answer_gives_k_passages_as_one_article_does(filled, library)
         assert [p.score for p in answer.passages] == sorted((p.score for p in answer.passages), reverse=True)
 
 
+@pytest.mark.parametrize("question", ["Who won a second term as mayor of Lindholm?", "What did engineers find?",
+                                      "Which planet has the largest moon?", "How much did the work cost?"])
+def test_quotes_are_asked_only_of_the_articles_that_answer_and_the_answer_is_the_same(filled, library, question):
+    """Stage two asks each candidate for its verdict first (k=1), then the k quotes of those merged: the answer is
+    the one merging every candidate's full answer would give."""
+    from assistant.archive.search import merge
+
+    archive, _, _ = filled
+    full = [library.get(i).ask(question, k=5) for i in archive.candidates(question)]
+    assert archive.ask(question, k=5).to_dict() == merge(question, full, 5).to_dict()
+
+
 def test_the_default_article_is_part_of_the_archive(filled, library):
     archive, _, _ = filled
     answer = archive.ask("Which countries held naval exercises with Japan?")

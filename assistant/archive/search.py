@@ -129,18 +129,31 @@ class Archive:
         within = None if request.scope == "all" else [self.library.entry(i).id for i in request.scope]
         if not self.library.embedder.recognizes(request.question):
             raise QuestionError("question: has no word the model knows; please ask a question about the articles")
+        answers = []
+        for article_id in self.candidates(request.question, within):
+            # Each candidate's verdict and best passage first; the k quotes (each with its short answer, the costly
+            # part) only from those that answer well enough to be merged: the same answer, a third of the work.
+            alone = request.model_copy(update={"scope": None, "article": article_id})
+            verdict = self.library.get(article_id).reply(alone.model_copy(update={"k": 1}))
+            answers.append(self.library.get(article_id).reply(alone) if merged(verdict) and request.k > 1 else verdict)
+        return merge(request.question, answers, request.k)
+
+    def candidates(self, question: str, within: Sequence[str] | None = None) -> list[str]:
+        """Stage one: the articles of the engine's CANDIDATES passages nearest the question, nearest first, at most
+        ARTICLES (within: only these ids)."""
         self.sync()
         ids = self.ids()
-        vector = self.library.embedder.encode([request.question])[0]
+        vector = self.library.embedder.encode([question])[0]
         order: list[str] = []
         for hit in self.store.search(vector, CANDIDATES, within):
             if hit.article in ids and hit.article not in order:  # a shared cluster may hold others' articles
                 order.append(hit.article)
-        answers = []
-        for article_id in order[:ARTICLES]:
-            alone = request.model_copy(update={"scope": None, "article": article_id})
-            answers.append(self.library.get(article_id).reply(alone))
-        return merge(request.question, answers, request.k)
+        return order[:ARTICLES]
+
+
+def merged(answer: Answer) -> bool:
+    """Does an article's answer take part in the archive's: it answers, with a first passage of at least MIN_SCORE."""
+    return not answer.abstained and answer.passages[0].score >= MIN_SCORE
 
 
 def merge(question: str, answers: list[Answer], k: int) -> Answer:
@@ -148,8 +161,7 @@ def merge(question: str, answers: list[Answer], k: int) -> Answer:
     first by that passage's calibrated score (the probability that it holds the answer), their passages interleaved
     by score (k in all, as for one article: the weak ones named, not quoted); if none does, an abstention offering
     the closest passage of any."""
-    answered = sorted((a for a in answers if not a.abstained and a.passages[0].score >= MIN_SCORE),
-                      key=lambda a: -a.passages[0].score)  # fmt: skip
+    answered = sorted(filter(merged, answers), key=lambda a: -a.passages[0].score)
     if answered:
         top = answered[0]
         others = [_named(p, a.article) for a in answered for p in (a.passages[1:] if a is top else a.passages)]
