@@ -541,7 +541,8 @@ def tune_follow_ups(full, small, calibration: dict, report: dict) -> dict:
     x, label, article, size, group = (np.array(column) for column in zip(*rows, strict=True))
     limits = {}  # per group: how many of the follow-up model's cases it may answer wrongly
     for g in np.unique(group):
-        allowed, cases = FOLLOW_UP_FALSE_ANSWERS_BEFORE[g.split("/")[0]][g.split("/")[1]]
+        dev_set, part = g.split("/")
+        allowed, cases = FOLLOW_UP_FALSE_ANSWERS_BEFORE[dev_set][part]
         if cases != unrouted[g, "cases"] + np.sum((group == g) & ~label):
             raise ValueError(f"{g}: {cases} unanswerable cases before, not as many now: the set changed")
         limits[g] = allowed - unrouted[g, "answered"]
@@ -566,7 +567,7 @@ def tune_follow_ups(full, small, calibration: dict, report: dict) -> dict:
     }
 
 
-def fit_follow_up(x, label, group, limits: dict[str, int]):
+def fit_follow_up(x, label, group, limits: dict[str, float]):
     """A logistic regression of answerable on the follow-up features, its bias then moved to answer every follow-up
     it can while answering the unanswerable ones (and those asked of another article) no more often, in each group
     (dev set and size), than its limit (FOLLOW_UP_FALSE_ANSWERS_BEFORE, less what the self-contained model answers

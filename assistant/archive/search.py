@@ -132,7 +132,7 @@ class Archive:
         answers = []
         for article_id in self.candidates(request.question, within):
             # Each candidate's verdict and best passage first; the k quotes (each with its short answer, the costly
-            # part) only from those that answer well enough to be merged: the same answer, a third of the work.
+            # part) only from those that answer well enough to be merged: the same answer for a fraction of the work.
             alone = request.model_copy(update={"scope": None, "article": article_id})
             verdict = self.library.get(article_id).reply(alone.model_copy(update={"k": 1}))
             answers.append(self.library.get(article_id).reply(alone) if merged(verdict) and request.k > 1 else verdict)
