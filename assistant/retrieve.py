@@ -275,20 +275,38 @@ class Retriever:
         return self.embedder.encode(list(cues.META_QUESTIONS))
 
     def _query(self, text: str) -> Query:
-        encoded = self.embedder.encode_tokens([text])
-        ids, tokens = encoded.ids[0], encoded.tokens[0]
+        vector, ids, tokens = _embedded(self.embedder, text)
         keep = np.array([not self.embedder.is_stopword(int(i)) for i in ids], dtype=bool)
         if not keep.any():
             keep[:] = True
         n = len(self.index.chunks)
         df = np.array([self.df.get(int(i), 0) for i in ids[keep]], dtype=np.float32)
         weights = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        e5 = self.e5.query(text) if self.e5 is not None else None
+        e5 = _embedded_e5(self.e5, text) if self.e5 is not None else None
         terms = ((tuple(self.passage_lexical.terms(text)), 1.0),)
         expects = asked(text)
         named = set(self.passage_lexical.content_terms(expects.head)) if expects.head else set()
         content = ((tuple(t for t in self.passage_lexical.content_terms(text) if t not in named), 1.0),)
-        return Query(encoded.vectors[0], tokens[keep], weights, terms, content, cues.question_kinds(text), e5, expects)
+        return Query(vector, tokens[keep], weights, terms, content, cues.question_kinds(text), e5, expects)
+
+
+@lru_cache(maxsize=1024)
+def _embedded(embedder: Embedder, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A question's vector, model token ids and token vectors: the same whatever the article, so the articles of a
+    library (the archive asks six at once) embed a question once between them. Read-only: shared."""
+    encoded = embedder.encode_tokens([text])
+    arrays = encoded.vectors[0], np.asarray(encoded.ids[0]), encoded.tokens[0]
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
+
+
+@lru_cache(maxsize=1024)
+def _embedded_e5(e5: E5, text: str) -> np.ndarray:
+    """A question's e5 vector, shared between articles as _embedded is."""
+    vector = e5.query(text)
+    vector.setflags(write=False)
+    return vector
 
 
 def _entities(parse: Parse | None, chunks, owner: np.ndarray, lexical) -> tuple[np.ndarray, np.ndarray, list]:
