@@ -133,9 +133,9 @@ class Archive:
         for article_id in self.candidates(request.question, within):
             # Each candidate's verdict and best passage first; the k quotes (each with its short answer, the costly
             # part) only from those that answer well enough to be merged: the same answer for a fraction of the work.
-            alone = request.model_copy(update={"scope": None, "article": article_id})
-            verdict = self.library.get(article_id).reply(alone.model_copy(update={"k": 1}))
-            answers.append(self.library.get(article_id).reply(alone) if merged(verdict) and request.k > 1 else verdict)
+            bot, alone = self.library.get(article_id), request.model_copy(update={"scope": None, "article": article_id})
+            verdict = bot.reply(alone.model_copy(update={"k": 1}))
+            answers.append(bot.reply(alone) if merged(verdict) and request.k > 1 else verdict)
         return merge(request.question, answers, request.k)
 
     def candidates(self, question: str, within: Sequence[str] | None = None) -> list[str]:
