@@ -28,7 +28,8 @@ class Asked:
     form: str = ""
     """The question word and what follows it ("what+aux" for "What did ...", "what+noun" for "What country ..."):
     what the short-answer model crosses with a phrase's features, since "description" covers many forms."""
-
+    plural: bool = False
+    """It asks for more than one ("Which countries ...", "Which navies ..."): a list is likelier its answer."""
 
 
 def _words(text: str) -> frozenset[str]:
@@ -88,8 +89,10 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 def asked(question: str) -> Asked:
     """The type the question expects (_asked), with its form."""
     found = _asked(question)
-    head = _head_noun(_WORD.findall(question.lower()))
-    return Asked(found.type, found.labels, head[1] if head and head[0] == found.type else "", _form(question))
+    words = _WORD.findall(question.lower())
+    head = _head_noun(words)
+    named = head[1] if head and head[0] == found.type else ""
+    return Asked(found.type, found.labels, named, _form(question), _plural(words))
 
 
 _WH = ("what", "which", "who", "whom", "whose", "when", "where", "why", "how")
@@ -166,6 +169,30 @@ def _head_noun(words: list[str]) -> tuple[str, str] | None:
             m += 1
         return None
     return None
+
+
+_SINGULAR_ENDS = ("ss", "us", "is", "'s")
+
+
+def _plural(words: list[str]) -> bool:
+    """Does "which/what X" name a plural X ("Which countries", "What kinds of", "Which navies", known to the table
+    or not)? Read like _head_noun, up to a preposition or an auxiliary; "Who are the ..." is plural too."""
+    for n, w in enumerate(words):
+        if w in ("who", "whom") and n + 1 < len(words) and words[n + 1] in ("are", "were"):
+            return True
+        if w not in ("which", "what"):
+            continue
+        for x in words[n + 1 : n + 5]:
+            if x in _ENDS or x in _AUX_WORDS:
+                if x in _SKIPPED:  # "What is the ...": the noun may still follow
+                    continue
+                return False
+            if x in _SKIPPED:
+                continue
+            if len(x) > 3 and x.endswith("s") and not x.endswith(_SINGULAR_ENDS):
+                return True
+        return False
+    return False
 
 
 def label_types(labels: list[str]) -> list[str | None]:

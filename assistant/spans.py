@@ -6,7 +6,9 @@ The features are those of the SQuAD paper's logistic regression (Rajpurkar et al
 parser gives: whether the phrase is of the asked type (answer_types), what it is (head POS, its dependency relation,
 an entity's label, crossed with the asked type), its length, whether its words are already in the question (an
 answer rarely repeats the question), how far it stands from the question's words in the sentence, and whether its
-syntactic parent is one of them.
+syntactic parent is one of them; and, beyond the paper, whether it is a list (crossed with a question asking for
+more than one, "Which countries ..."), holds several phrases of the asked type, or names the question's head noun
+("the Taiwan strait" for "Which strait ...").
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ def candidates(parse: Parse, sentence: int, passage: str, question_stems: frozen
     words = [passage[s:e].lower() for s, e in tokens[:, START : END + 1]]
     stems = stem_words(words)
     matched = [t for t in range(n) if stems[t] in question_stems and pos[t] not in _FUNCTION]
+    named = stem_words([asked.head])[0] if asked.head else None
     out, done = [], set()
     for a, b in sorted(ranges):
         while a < b and pos[a] in _EDGE:
@@ -91,7 +94,8 @@ def candidates(parse: Parse, sentence: int, passage: str, question_stems: frozen
         if not 0 < b - a <= MAX_TOKENS or (a, b) in done or (b - a == n and n > 3):
             continue
         done.add((a, b))
-        features = _features(a, b, pos, dep, head, words, stems, matched, entities, chunks, asked, question_stems)
+        features = _features(a, b, pos, dep, head, words, stems, matched, entities, chunks, asked, question_stems,
+                             named)  # fmt: skip
         if features is None:
             continue
         out.append(Candidate(lo + a, lo + b, int(tokens[a, START]), int(tokens[b - 1, END]), features))
@@ -99,7 +103,7 @@ def candidates(parse: Parse, sentence: int, passage: str, question_stems: frozen
 
 
 def _features(a, b, pos, dep, head, words, stems, matched, entities, chunks, asked: Asked,
-              question_stems) -> dict[str, float] | None:  # fmt: skip
+              question_stems, named: str | None) -> dict[str, float] | None:  # fmt: skip
     kind = asked.type
     own = [t for t in range(a, b) if pos[t] not in _FUNCTION]
     if not own:
@@ -127,6 +131,14 @@ def _features(a, b, pos, dep, head, words, stems, matched, entities, chunks, ask
         f[f"{kind}|has={other}"] = 1.0
     if held & asked.labels and not label:
         f["typed_inside"] = 1.0
+    plural = f"plural={int(asked.plural)}"
+    if any(dep[t] == "conj" and a <= head[t] < b for t in range(a, b)):  # a list: "Britain and Italy"
+        f[f"{kind}|list"] = 1.0
+        f[f"{plural}|list"] = 1.0
+    if sum(1 for r, other in entities.items() if a <= r[0] and r[1] <= b and other in asked.labels) >= 2:
+        f[f"{plural}|typed_many"] = 1.0
+    if named and named in stems[a:b]:  # "the Taiwan strait" for "Which strait ..."
+        f["names_head"] = 1.0
     if (a, b) in chunks or (a + 1, b) in chunks:
         f[f"{kind}|chunk"] = 1.0
     if (word := words[a]) in _FIRST_WORDS:

@@ -44,8 +44,7 @@ def test_ask_plain_output_is_readable(article_copy):
     )
     assert done.returncode == 0
     first, second = done.stdout.splitlines()[:2]
-    assert first.startswith("Answer: Britain") and second.startswith("Last year saw Tokyo sign a treaty")
-    # "Britain" alone, not "Britain and Italy": a plural "which countries" does not yet prefer a list (docs/quality.md)
+    assert first == "Answer: Britain and Italy" and second.startswith("Last year saw Tokyo sign a treaty")
     assert "¶5, also ¶11" in done.stdout
 
 

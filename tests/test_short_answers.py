@@ -53,6 +53,34 @@ def test_who_accepts_organisations_and_which_newspaper_only_organisations():
     assert asked("Why did it happen?").labels == frozenset()
 
 
+@pytest.mark.parametrize(
+    ("question", "plural"),
+    [
+        ("Which countries joined the exercises?", True),
+        ("Which navies did Japan train with?", True),
+        ("What kinds of ships were sent?", True),
+        ("Who are the partners?", True),
+        ("Which newspaper revealed the story?", False),
+        ("What is the status of the talks?", False),
+        ("What does Japan want?", False),
+        ("Who was the president?", False),
+    ],
+)
+def test_the_question_says_whether_it_asks_for_more_than_one(question, plural):
+    assert asked(question).plural is plural
+
+
+@pytest.mark.parametrize(
+    ("question", "phrase"),
+    [
+        ("Which countries is Japan building a new warplane with?", "Britain and Italy"),
+        ("Which navies did Japan train with recently?", "the U.S., Canada and the Philippines"),
+    ],
+)
+def test_a_question_asking_for_more_than_one_gets_the_whole_list(real_bot, question, phrase):
+    assert real_bot.ask(question).short.text == phrase
+
+
 QUESTIONS = {
     "By when does the EU hope to reach a ministerial agreement with Japan?": (2, "2024"),
     "Who did Tokyo sign a treaty with to develop a fighter jet?": (5, "Britain"),
