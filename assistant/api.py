@@ -13,6 +13,7 @@ from .errors import IndexStoreError, QuestionError, UnknownArticle
 from .question import DEFAULT_K, AskRequest
 from .retrieve import Retriever
 from .schema import Answer
+from .scoring import margin
 
 DEFAULT_ARTICLE = Path(__file__).resolve().parents[1] / "index" / "article.txt"
 
@@ -79,6 +80,11 @@ class Assistant:
 
     def reply(self, request: AskRequest) -> Answer:
         """Answer a request already validated (the HTTP API receives one); it must be about this article."""
+        return self.judged(request)[0]
+
+    def judged(self, request: AskRequest) -> tuple[Answer, float]:
+        """reply's answer, and how far the article's log-odds of answering clear its abstention threshold (negative
+        when it abstains): what the archive weighs one article's answer by against the others'."""
         if request.scope is not None:
             raise QuestionError("scope: one article's assistant cannot ask the archive; use assistant.archive.Archive")
         if request.article not in (None, self.article.id):
@@ -86,4 +92,4 @@ class Assistant:
         if not self.embedder.recognizes(request.question):
             raise QuestionError("question: has no word the model knows; please ask a question about the article")
         ranking = self.retriever.rank(request.question, list(request.history))
-        return decide(request.question, ranking, self.article, request.k)
+        return decide(request.question, ranking, self.article, request.k), margin(ranking)

@@ -139,6 +139,22 @@ def log_odds(ranking: Ranking, calibration: dict = CALIBRATION) -> float:
     return threshold_log_odds(ranking, calibration) + model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
 
 
+def margin(ranking: Ranking, calibration: dict = CALIBRATION) -> float:
+    """How far the article's log-odds of answering clear its abstention threshold (negative when it abstains)."""
+    return log_odds(ranking, calibration) - threshold_log_odds(ranking, calibration)
+
+
+def archive_log_odds(score: float, margin: float, model: Mapping) -> float:
+    """Log-odds, over the archive's bar, that one article's answer to an archive question is right: from its best
+    passage's score and its margin over its own threshold. A question no article holds still finds its nearest
+    articles, one of which often clears its own threshold; fitted on the SQuAD dev articles as one archive with
+    some held out (bench/archive.py fit), its bar set for at most 3% false answers on the held-out ones; model is
+    calibration.json's "archive"."""
+    score = min(max(score, 1e-4), 1 - 1e-4)
+    x = {"logit_score": float(np.log(score / (1 - score))), "margin": margin}
+    return model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
+
+
 def answerability(ranking: Ranking, calibration: dict = CALIBRATION) -> float:
     """Probability that the article answers the question at all."""
     return float(1.0 / (1.0 + np.exp(-log_odds(ranking, calibration))))

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant import Assistant  # noqa: E402
+from assistant import AskRequest, Assistant  # noqa: E402
 from assistant.archive import Archive  # noqa: E402
 from assistant.archive.search import merge  # noqa: E402
 from assistant.library import Library  # noqa: E402
@@ -32,7 +32,7 @@ def main() -> None:
     questions = [json.loads(line)["question"] for line in lines if line.strip()]
 
     def one_step(q: str):
-        return merge(q, [library.get(i).ask(q, k=K) for i in archive.candidates(q)], K)
+        return merge(q, [library.get(i).judged(AskRequest.of(q, k=K, article=i)) for i in archive.candidates(q)], K)
 
     def two_steps(q: str):
         return archive.ask(q, k=K)

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from assistant import Assistant, QuestionError
+from assistant import AskRequest, Assistant, QuestionError
 from assistant.archive import Archive, PassageStore, add_folder, article_files, engine_location
 from assistant.errors import LibraryError, UnknownArticle
 from assistant.library import Library
@@ -65,9 +65,10 @@ def write_folder(root) -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def uncalibrated(monkeypatch):
-    """The fake embedder's scores are not calibrated: the archive's bar (fitted on the real models) is lowered to
-    each article's own abstention. The CLI test, with the real models in a new process, keeps it."""
-    monkeypatch.setattr("assistant.archive.search.MIN_SCORE", 0.0)
+    """The fake embedder's scores are not calibrated: the archive's model (fitted on the real models) is replaced by
+    one that merges every answer an article gives alone. The CLI test, with the real models in a new process, keeps
+    it."""
+    monkeypatch.setattr("assistant.archive.search.ARCHIVE_MODEL", {"bias": 0.0, "weights": {}})
 
 
 @pytest.fixture
@@ -217,7 +218,7 @@ def test_quotes_are_asked_only_of_the_articles_that_answer_and_the_answer_is_the
     from assistant.archive.search import merge
 
     archive, _, _ = filled
-    full = [library.get(i).ask(question, k=5) for i in archive.candidates(question)]
+    full = [library.get(i).judged(AskRequest.of(question, k=5, article=i)) for i in archive.candidates(question)]
     assert archive.ask(question, k=5).to_dict() == merge(question, full, 5).to_dict()
 
 

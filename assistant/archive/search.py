@@ -15,6 +15,7 @@ from ..errors import QuestionError
 from ..library import Library
 from ..question import ARTICLE_ID, DEFAULT_K, AskRequest
 from ..schema import Answer, ArticleInfo, Passage
+from ..scoring import CALIBRATION, archive_log_odds
 from ..store import passage_means
 from .engine import PassageStore
 
@@ -26,15 +27,10 @@ article is among those of the top 40 for nearly every question (bench/archive.py
 ARTICLES = 6
 """Candidate articles that answer in full (stage two), best first by their nearest passage: each costs one
 per-article ranking (a few ms, and e5's question vector once per article)."""
-MIN_SCORE = 0.70
-"""The archive answers only when its best passage scores at least this; otherwise it abstains. Each article's own
-threshold allows about 3% false answers when a question is asked of one random article; the archive asks the six
-articles nearest the question, and took 53% of questions about articles it does not hold. Fitted by
-`python bench/archive.py curve --no-e5` on the SQuAD dev articles (20 in the archive, 4 held out, 10 questions
-each, MiniLM + BM25): the lowest bar with at most 3% false answers there (2.5%; answered right 0.815 -> 0.745).
-On the test articles: false answers 0.55 -> 0.10, answered right 0.82 -> 0.77 (docs/performance.md#archive).
-Measured again on four times the questions with e5 (2026-12-04), it lets through 11% false answers on both splits;
-a higher bar costs plain answers of small articles, so a fitted model, not a bar, is what should replace it."""
+ARCHIVE_MODEL: dict = CALIBRATION["archive"]
+"""When an article's answer takes part in the archive's (scoring.archive_log_odds): each article's own threshold
+allows about 3% false answers when a question is asked of one random article, but the archive asks the six articles
+nearest the question, and one of them answered 61% of the questions about articles it does not hold."""
 
 
 def engine_location(given: str | Path | None, library_folder: Path) -> str:
@@ -136,8 +132,8 @@ class Archive:
             # Each candidate's verdict and best passage first; the k quotes (each with its short answer, the costly
             # part) only from those that answer well enough to be merged: the same answer for a fraction of the work.
             bot, alone = self.library.get(article_id), request.model_copy(update={"scope": None, "article": article_id})
-            verdict = bot.reply(alone.model_copy(update={"k": 1}))
-            answers.append(bot.reply(alone) if merged(verdict) and request.k > 1 else verdict)
+            verdict = bot.judged(alone.model_copy(update={"k": 1}))
+            answers.append(bot.judged(alone) if merged(verdict) and request.k > 1 else verdict)
         return merge(request.question, answers, request.k)
 
     def candidates(self, question: str, within: Sequence[str] | None = None) -> list[str]:
@@ -153,17 +149,23 @@ class Archive:
         return order[:ARTICLES]
 
 
-def merged(answer: Answer) -> bool:
-    """Does an article's answer take part in the archive's: it answers, with a first passage of at least MIN_SCORE."""
-    return not answer.abstained and answer.passages[0].score >= MIN_SCORE
+Judged = tuple[Answer, float]
+"""An article's answer and its margin over its own threshold (Assistant.judged)."""
 
 
-def merge(question: str, answers: list[Answer], k: int) -> Answer:
-    """One answer from several articles' answers: those that answer with a first passage of at least MIN_SCORE, best
-    first by that passage's calibrated score (the probability that it holds the answer), their passages interleaved
-    by score (k in all, as for one article: the weak ones named, not quoted); if none does, an abstention offering
-    the closest passage of any."""
-    answered = sorted(filter(merged, answers), key=lambda a: -a.passages[0].score)
+def merged(judged: Judged) -> bool:
+    """Does an article's answer take part in the archive's: it answers, and well enough for an archive
+    (ARCHIVE_MODEL: its best passage's score and its margin)."""
+    answer, margin = judged
+    return not answer.abstained and archive_log_odds(answer.passages[0].score, margin, ARCHIVE_MODEL) >= 0
+
+
+def merge(question: str, judged: list[Judged], k: int) -> Answer:
+    """One answer from several articles' answers: those merged, best first by their first passage's calibrated score
+    (the probability that it holds the answer), their passages interleaved by score (k in all, as for one article:
+    the weak ones named, not quoted); if none is, an abstention offering the closest passage of any."""
+    answered = sorted((a for a, m in judged if merged((a, m))), key=lambda a: -a.passages[0].score)
+    answers = [a for a, _ in judged]
     if answered:
         top = answered[0]
         others = [_named(p, a.article) for a in answered for p in (a.passages[1:] if a is top else a.passages)]
