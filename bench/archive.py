@@ -208,15 +208,16 @@ def fit(no_e5: bool = False, dry_run: bool = False) -> None:
     bias = w[0] - weights @ mu
 
     def model(r, bias=bias, weights=weights):
-        return -np.inf if r[3] is None else bias + weights @ np.array([r[3], r[4]])
+        return bias + weights @ np.array([r[3], r[4]])
 
     def score_only(r):
-        return -np.inf if r[3] is None else r[3]
+        return r[3]
 
     def rates(rule, bar, split):
         own = [r for r in rows if r[0] == split and not r[1]]
         other = [r for r in rows if r[0] == split and r[1]]
-        return (sum(r[2] and rule(r) >= bar for r in own) / len(own), sum(rule(r) >= bar for r in other) / len(other))
+        answered = [r for r in rows if r[0] == split and r[3] is not None and rule(r) >= bar]
+        return (sum(r[2] and not r[1] for r in answered) / len(own), sum(r[1] for r in answered) / len(other))
 
     def lowest_bar(rule):
         bars = sorted({rule(r) for r in rows if r[0] and r[3] is not None})
