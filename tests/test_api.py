@@ -48,6 +48,20 @@ def test_off_topic_questions_abstain(real_bot, question):
 
 
 @pytest.mark.parametrize(
+    "question",
+    ["what exercises did Japan join", "Why has Tokyo boosted defense spending?", "What is the capital of France?",
+     "Who won the 2018 football World Cup?"],
+)
+def test_judged_gives_the_answer_and_a_margin_whose_sign_is_the_abstention(real_bot, question):
+    """Assistant.judged: reply's answer, and how far the article's log-odds clear its threshold (the archive weighs
+    articles by it): below zero exactly when it abstains."""
+    answer, margin = real_bot.judged(AskRequest.of(question))
+    assert answer == real_bot.ask(question)
+    assert answer.abstained == (margin < 0)
+    assert abs(margin) < 20
+
+
+@pytest.mark.parametrize(
     "question", ["Which news agency is this article from?", "Who reported this?", "Who published this?"]
 )
 def test_source_question_reaches_the_source_line(real_bot, question):

@@ -384,3 +384,15 @@ def test_cli_add_a_folder_then_ask_all(tmp_path, real_embedder):
     assert "80,000 books" in answer["passages"][0]["text"]
     text = run("ask", "--all", "Who won a second term as mayor of Lindholm?", "--library", library)
     assert text.returncode == 0 and "Karin Berg" in text.stdout and "Mayor re-elected in Lindholm" in text.stdout
+
+
+def test_the_shipped_archive_model_trusts_higher_scores_and_margins_more():
+    """calibration.json's archive model (bench/archive.py fit): a better passage score or a wider margin over the
+    article's own threshold never makes an answer less trusted, and a weak answer of a barely answering article is
+    left out while a strong one joins."""
+    from assistant.scoring import CALIBRATION, archive_log_odds
+
+    model = CALIBRATION["archive"]
+    assert all(w > 0 for w in model["weights"].values())
+    assert archive_log_odds(0.3, 0.2, model) < 0 < archive_log_odds(0.95, 4.0, model)
+    assert archive_log_odds(0.6, 1.0, model) < archive_log_odds(0.8, 1.0, model) < archive_log_odds(0.8, 2.0, model)
