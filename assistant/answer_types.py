@@ -183,12 +183,10 @@ def _plural(words: list[str]) -> bool:
         if w not in ("which", "what"):
             continue
         for x in words[n + 1 : n + 5]:
-            if x in _ENDS or x in _AUX_WORDS:
-                if x in _SKIPPED:  # "What is the ...": the noun may still follow
-                    continue
-                return False
-            if x in _SKIPPED:
+            if x in _SKIPPED:  # "What is the ...": the noun may still follow
                 continue
+            if x in _ENDS or x in _AUX_WORDS:
+                return False
             if len(x) > 3 and x.endswith("s") and not x.endswith(_SINGULAR_ENDS):
                 return True
         return False

@@ -150,9 +150,14 @@ def archive_log_odds(score: float, margin: float, model: Mapping) -> float:
     articles, one of which often clears its own threshold; fitted on the SQuAD dev articles as one archive with
     some held out (bench/archive.py fit), its bar set for at most 3% false answers on the held-out ones; model is
     calibration.json's "archive"."""
-    score = min(max(score, 1e-4), 1 - 1e-4)
-    x = {"logit_score": float(np.log(score / (1 - score))), "margin": margin}
+    x = archive_features(score, margin)
     return model["bias"] + sum(w * x[f] for f, w in model["weights"].items())
+
+
+def archive_features(score: float, margin: float) -> dict[str, float]:
+    """What the archive model reads: the best passage's score as log-odds (clipped off 0 and 1), and the margin."""
+    score = min(max(score, 1e-4), 1 - 1e-4)
+    return {"logit_score": float(np.log(score / (1 - score))), "margin": float(margin)}
 
 
 def answerability(ranking: Ranking, calibration: dict = CALIBRATION) -> float:

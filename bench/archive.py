@@ -175,10 +175,11 @@ def fit(no_e5: bool = False, dry_run: bool = False) -> None:
     from scipy.optimize import minimize
 
     from assistant.question import AskRequest
+    from assistant.scoring import archive_features, archive_log_odds
 
     archive, kept, ids, held = build(no_e5)
     dev = {a["title"] for a in squad()[:24]}
-    rows = []  # (dev?, held out?, right?, logit of the best score, its margin), None for a question none answers
+    rows = []  # (dev?, held out?, right?, the best answer's score, its margin), None for a question none answers
     for a, article_id in [*zip(kept, ids, strict=True), *((h, None) for h in held)]:
         for q in sample(a["questions"], FIT_PER_ARTICLE):
             request = AskRequest.of(q["q"], k=1)
@@ -191,10 +192,10 @@ def fit(no_e5: bool = False, dry_run: bool = False) -> None:
             answer, margin = answering[0]
             best = answer.passages[0]
             right = article_id is not None and answer.article.id == article_id and q["para"] + 1 in best.paragraphs
-            score = min(max(best.score, 1e-4), 1 - 1e-4)
-            rows.append((a["title"] in dev, article_id is None, right, float(np.log(score / (1 - score))), margin))
+            rows.append((a["title"] in dev, article_id is None, right, best.score, margin))
+    names = ("logit_score", "margin")
     fitted = [r for r in rows if r[0] and r[3] is not None]
-    x = np.array([[r[3], r[4]] for r in fitted])
+    x = np.array([[archive_features(r[3], r[4])[f] for f in names] for r in fitted])
     y = np.array([r[2] for r in fitted], dtype=float)
     mu, sd = x.mean(0), x.std(0)
     z = (x - mu) / sd
@@ -205,13 +206,13 @@ def fit(no_e5: bool = False, dry_run: bool = False) -> None:
 
     w = minimize(loss, np.zeros(3)).x
     weights = w[1:] / sd
-    bias = w[0] - weights @ mu
+    fitted_model = {"bias": float(w[0] - weights @ mu), "weights": dict(zip(names, map(float, weights), strict=True))}
 
-    def model(r, bias=bias, weights=weights):
-        return bias + weights @ np.array([r[3], r[4]])
+    def model(r):
+        return archive_log_odds(r[3], r[4], fitted_model)
 
     def score_only(r):
-        return r[3]
+        return archive_features(r[3], r[4])["logit_score"]
 
     def rates(rule, bar, split):
         own = [r for r in rows if r[0] == split and not r[1]]
@@ -232,8 +233,8 @@ def fit(no_e5: bool = False, dry_run: bool = False) -> None:
                            ("**score and margin (ARCHIVE_MODEL)**", model, bar)):  # fmt: skip
         cells = [*rates(rule, at, True), *rates(rule, at, False)]
         print(f"| {name} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
-    found = {"bias": round(float(bias - bar), 4),
-             "weights": {"logit_score": round(float(weights[0]), 4), "margin": round(float(weights[1]), 4)},
+    found = {"bias": round(fitted_model["bias"] - float(bar), 4),
+             "weights": {f: round(v, 4) for f, v in fitted_model["weights"].items()},
              "fitted": {"on": "the 20 dev SQuAD articles in the archive, 4 held out, "
                               f"{FIT_PER_ARTICLE} questions each ({len(fitted)} answered)",
                         "false_answers": FALSE_ANSWERS, "command": "python bench/archive.py fit"}}  # fmt: skip

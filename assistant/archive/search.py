@@ -164,7 +164,7 @@ def merge(question: str, judged: list[Judged], k: int) -> Answer:
     """One answer from several articles' answers: those merged, best first by their first passage's calibrated score
     (the probability that it holds the answer), their passages interleaved by score (k in all, as for one article:
     the weak ones named, not quoted); if none is, an abstention offering the closest passage of any."""
-    answered = sorted((a for a, m in judged if merged((a, m))), key=lambda a: -a.passages[0].score)
+    answered = sorted((j[0] for j in judged if merged(j)), key=lambda a: -a.passages[0].score)
     answers = [a for a, _ in judged]
     if answered:
         top = answered[0]
