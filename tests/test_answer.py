@@ -61,6 +61,19 @@ def test_a_follow_up_is_scored_with_the_ranking_of_the_question_before(real_bot)
     )
 
 
+def test_a_follow_up_answered_by_another_sentence_of_the_same_passage_is_told_apart(real_bot):
+    """¶5 answers "Which countries ...?" with its first sentence (the treaty with Britain and Italy); "the talks with
+    them" began in its second. ¶8 is one sentence, which answers both questions about the exercises."""
+    warplane = "Which countries is Japan building a new warplane with?"
+    talks = real_bot.retriever.rank("And when did the talks with them start?", [warplane])
+    there = real_bot.retriever.rank("Where did they take place?", [EXERCISES])
+    x, y = follow_up_features(talks, CALIBRATION), follow_up_features(there, CALIBRATION)
+    assert talks.order[0] == talks.previous.order[0] and x["same_passage"] == 1.0
+    assert x["same_sentence"] == 0.0
+    assert y["same_passage"] == 1.0 and y["same_sentence"] == 1.0
+    assert CALIBRATION["follow_up"]["weights"]["same_sentence"] < 0  # dev: pointing back at it, mostly unanswerable
+
+
 def test_a_follow_up_asking_for_what_the_sentence_lacks_is_flagged(real_bot):
     ranking = real_bot.retriever.rank("How many ships did they send?", [EXERCISES])
     assert follow_up_features(ranking, CALIBRATION)["kind_missing"] == 1.0
