@@ -7,7 +7,7 @@ from . import spans
 from .article import Article, Chunk
 from .retrieve import Ranking
 from .schema import WEAK_SCORE, Answer, ArticleInfo, Highlight, Passage, Short, split_quotes
-from .scoring import CALIBRATION, about_article, answerability, best_sentence, best_span, share, threshold
+from .scoring import CALIBRATION, about_article, answerability, best_sentence, share, threshold
 
 NOT_COVERED = "The article does not answer this question."
 NOT_IN_ARCHIVE = "No article in the archive answers this question."
@@ -42,19 +42,14 @@ def decide(question: str, ranking: Ranking, article: Article, k: int, calibratio
 
 def short_answer(ranking: Ranking, passage: int, sentence: int, chunk: Chunk,
                  calibration: dict = CALIBRATION) -> Short | None:  # fmt: skip
-    """The phrase of the passage's answering sentence (its number within the passage) that answers: the best scored
-    candidate (spans.py, scoring.best_span); none for a yes/no question, whose answer is a verdict, or when the
-    sentence offers no phrase."""
-    if ranking.parse is None or ranking.query.asked.type == "yesno":
+    """The phrase of the passage's answering sentence (its number within the passage) that answers (spans.best);
+    none for a yes/no question, or when the sentence offers no phrase."""
+    if ranking.parse is None:
         return None
     row = int(ranking.first_sentence[passage]) + sentence
-    found = spans.candidates(ranking.parse, row, chunk.text, frozenset(ranking.query.content[0][0]),
-                             ranking.query.asked)  # fmt: skip
-    best = best_span([c.features for c in found], calibration)
-    if best is None:
-        return None
-    c = found[best]
-    return Short(start=c.start, end=c.end, text=chunk.text[c.start : c.end])
+    c = spans.best(ranking.parse, row, chunk.text, frozenset(ranking.query.content[0][0]), ranking.query.asked,
+                   calibration)  # fmt: skip
+    return None if c is None else Short(start=c.start, end=c.end, text=chunk.text[c.start : c.end])
 
 
 def compose(question: str, passages: list[Passage], abstained: bool, article: ArticleInfo | None = None,

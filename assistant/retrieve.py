@@ -23,12 +23,12 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from . import cues
+from . import cues, spans
 from .answer_types import Asked, asked
 from .article import metadata_field
 from .embed import E5, Embedder
 from .parse import END, ENTITY, START, Parse
-from .scoring import CALIBRATION, follow_up_weight, fuse, passage_weights
+from .scoring import CALIBRATION, best_sentence, follow_up_weight, fuse, passage_weights
 from .store import Index
 
 EXHAUSTIVE_UP_TO = 2_000
@@ -109,6 +109,10 @@ class Ranking:
     alone: Ranking | None = None
     """For a follow-up, the ranking of the question on its own, without the conversation: whether it would be
     answered by itself ("Is Japan allowed to wage war under its constitution?" needs no question before it)."""
+    fresh: np.ndarray | None = None
+    """For a follow-up, per sentence: it holds a phrase of the asked type that is new to the conversation, named by
+    neither question nor given as the answer before ("Last year" for "When did they sign that deal?" after "Which
+    countries ...?" was answered "Britain and Italy" from the same sentence)."""
 
     @property
     def follow_up(self) -> bool:
@@ -175,7 +179,8 @@ class Retriever:
         else:
             previous = self.rank(history[-1], history[:-1]).topic
             mixed = query.plus(previous.query, follow_up_weight(query, self.calibration))
-            ranking = replace(self.score(mixed, meta), previous=previous, alone=self.score(query, meta))
+            ranking = replace(self.score(mixed, meta), previous=previous, alone=self.score(query, meta),
+                              fresh=self.typed(query, known=self.told(previous)))  # fmt: skip
         if self.metadata:  # the line a question about the article asks for (its date, author or source) first
             wanted = [f for f in cues.asked_fields(question) if f in self.metadata_fields.values()]
             if not wanted:  # "When was it published?" of an article that does not say
@@ -241,19 +246,33 @@ class Retriever:
             coverage, self.metadata, meta_similarity, typed, self.parse,
         )  # fmt: skip
 
-    def typed(self, query: Query) -> np.ndarray:
+    def typed(self, query: Query, known: frozenset[str] = frozenset()) -> np.ndarray:
         """Per sentence, 1.0 if it holds an entity of the type the question asks for whose words are not all in the
-        question ("Which newspaper revealed the story?" of a sentence naming an organisation); a question of no
-        entity type (why, yes/no, a description) finds none."""
+        question, nor among the known words ("Which newspaper revealed the story?" of a sentence naming an
+        organisation); a question of no entity type (why, yes/no, a description) finds none."""
         out = np.zeros(len(self.owner), dtype=np.float32)
         sentence, labels, stems = self._entities
         if not query.asked.labels or not len(sentence):
             return out
-        own = set(query.content[0][0])
+        own = set(query.content[0][0]) | known
         wanted = np.isin(labels, [n for n, name in enumerate(self.parse.labels["ent"]) if name in query.asked.labels])
         fresh = np.array([not words <= own for words in stems], dtype=bool)
         out[sentence[wanted & fresh]] = 1.0
         return out
+
+    def told(self, ranking: Ranking) -> frozenset[str]:
+        """What a question and its answer have said, as stemmed content words: the question's own, and those of the
+        short answer of its best passage's answering sentence (answer.decide quotes the same)."""
+        top = ranking.order[0]
+        n = best_sentence(ranking, top, self.calibration)
+        text = self.index.chunks[top].text
+        own = frozenset(ranking.query.content[0][0])
+        phrase = None
+        if self.parse is not None:
+            row = int(self.first_sentence[top]) + n
+            phrase = spans.best(self.parse, row, text, own, ranking.query.asked, self.calibration)
+        given = self.passage_lexical.content_terms(text[phrase.start : phrase.end]) if phrase else ()
+        return own | frozenset(given)
 
     def _candidates(self, query: Query, bm25: np.ndarray) -> np.ndarray:
         """Passages worth scoring in a long article: the nearest passage vectors (FAISS) and the best BM25."""

@@ -32,7 +32,7 @@ SENTENCE_WEIGHTS = (*SENTENCE_FEATURES, "answer_type", "typed_phrase")
 ANSWERABLE_FEATURES = ("dense_sentence", "late", "late_sentence", "coverage", "dense_sentence_mean", "late_mean")
 ANSWERABLE_FEATURES_E5 = (*ANSWERABLE_FEATURES, "e5", "e5_mean")
 """With e5 passage vectors (articles up to store.E5_UP_TO passages), the answerability model reads e5 too."""
-FOLLOW_UP_FEATURES = ("margin", "kind_missing", "previous", "same_passage", "same_sentence", "alone", "own_words")
+FOLLOW_UP_FEATURES = ("margin", "kind_missing", "previous", "same_passage", "repeats", "alone", "own_words")
 
 
 def standardize(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -109,9 +109,10 @@ def follow_up_features(ranking: Ranking, calibration: dict = CALIBRATION) -> dic
       answer is rarely answered either);
     - same_passage: its best passage is the one the question before was answered from, where conversations
       mostly stay;
-    - same_sentence: and the sentence it would quote is the one that answered the question before: a follow-up
-      asks for something new, and one that can only point back at the same sentence ("Who else aired it?" where
-      one station is named) mostly asks for what the article does not hold;
+    - repeats: it would quote the very sentence that answered the question before, and that sentence holds no
+      phrase of the asked type new to the conversation (Ranking.fresh): a follow-up asks for something new, and
+      one that can only point back at what was just quoted ("Who else aired it?" where one station is named) is,
+      on the dev conversations, mostly one the article does not answer;
     - alone: for a question with words of its own, how much it clears the threshold without the conversation
       ("Is Japan allowed to wage war under its constitution?" needs no question before it); 0 for one without;
     - own_words: whether it has content words of its own ("What did they eat there?" asks about eating, which
@@ -119,7 +120,8 @@ def follow_up_features(ranking: Ranking, calibration: dict = CALIBRATION) -> dic
     """
     top, previous, alone = ranking.order[0], ranking.previous, ranking.alone
     sentence = best_sentence(ranking, top, calibration)
-    held = ranking.sentence_kinds[ranking.first_sentence[top] + sentence]
+    row = ranking.first_sentence[top] + sentence
+    held = ranking.sentence_kinds[row]
     same_passage = top == previous.order[0]
     own_words = alone.query.has_own_words
     limit = threshold_log_odds(ranking, calibration)  # the question before and alone are ranked on the same index
@@ -128,7 +130,8 @@ def follow_up_features(ranking: Ranking, calibration: dict = CALIBRATION) -> dic
         "kind_missing": float(ranking.asks.any() and not held @ ranking.asks > 0),
         "previous": log_odds(previous, calibration) - limit,
         "same_passage": float(same_passage),
-        "same_sentence": float(same_passage and sentence == best_sentence(previous, top, calibration)),
+        "repeats": float(same_passage and sentence == best_sentence(previous, top, calibration)
+                         and not ranking.fresh[row]),
         "alone": content_log_odds(alone, calibration) - limit if own_words else 0.0,
         "own_words": float(own_words),
     }

@@ -22,6 +22,7 @@ import numpy as np
 from .answer_types import Asked
 from .lexical import stem_words
 from .parse import CHUNK, DEP, END, ENTITY, HEAD, POS, START, Parse
+from .scoring import CALIBRATION, best_span
 
 
 def _words(text: str) -> frozenset[str]:
@@ -48,6 +49,17 @@ class Candidate:
     start: int
     end: int
     features: dict[str, float]
+
+
+def best(parse: Parse, sentence: int, passage: str, question_stems: frozenset[str], asked: Asked,
+         calibration: dict = CALIBRATION) -> Candidate | None:  # fmt: skip
+    """The short answer of one sentence: its best scored candidate (scoring.best_span); None for a yes/no question,
+    whose answer is a verdict, or when the sentence offers no phrase."""
+    if asked.type == "yesno":
+        return None
+    found = candidates(parse, sentence, passage, question_stems, asked)
+    chosen = best_span([c.features for c in found], calibration)
+    return None if chosen is None else found[chosen]
 
 
 def candidates(parse: Parse, sentence: int, passage: str, question_stems: frozenset[str],
