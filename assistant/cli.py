@@ -104,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, metavar="N", help="use the first N articles only")
     p.add_argument("--baselines", action="store_true", help="add naive dense and BM25-only rows")
     p.add_argument("--json", action="store_true", help="print one JSON object with every figure")
+    p.add_argument("--work", type=Path, metavar="DIR", help="keep the indexes here: a second run skips indexing")
     p.set_defaults(run=_eval)
     return parser
 
@@ -246,4 +247,4 @@ def _serve(args) -> None:
 def _eval(args) -> None:
     from .evaluate import run
 
-    run(args.file, limit=args.limit, baselines=args.baselines, as_json=args.json)
+    run(args.file, limit=args.limit, baselines=args.baselines, as_json=args.json, work=args.work)

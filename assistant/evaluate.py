@@ -109,15 +109,17 @@ def open_articles(articles: list[dict], folder: Path, embedder: Embedder, e5: E5
     return bots
 
 
-def run(path: Path, *, limit: int | None = None, baselines: bool = False, as_json: bool = False) -> dict:
-    """Evaluate and print a table (or one JSON object); returns the figures."""
+def run(path: Path, *, limit: int | None = None, baselines: bool = False, as_json: bool = False,
+        work: Path | None = None) -> dict:  # fmt: skip
+    """Evaluate and print a table (or one JSON object); returns the figures. work keeps the indexes (a temporary
+    folder otherwise), so that a second run on the same file skips indexing."""
     from tqdm import tqdm
 
     articles = load_squad(path, limit)
     embedder, e5 = load_embedder(), load_e5()
     methods = {"assistant": Tally()} | ({"dense (naive)": Tally(), "BM25": Tally()} if baselines else {})
     with tempfile.TemporaryDirectory() as tmp:
-        bots = open_articles(articles, Path(tmp), embedder, e5)
+        bots = open_articles(articles, work or Path(tmp), embedder, e5)
         total = sum(len(a["questions"]) for a in articles)
         with tqdm(
             total=total, desc="questions", unit="q", file=sys.stderr, disable=as_json and not sys.stderr.isatty()

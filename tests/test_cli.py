@@ -113,3 +113,28 @@ def test_model_that_is_not_installed_says_how_to_install(tmp_path):
     done = run("index", str(path), "--model", "no-such-org/no-such-model")
     assert done.returncode == 2
     assert "cannot be loaded" in done.stderr and "pip install" in done.stderr
+
+
+def test_eval_keeps_its_indexes_with_work_and_measures_the_same_again(tmp_path):
+    """`assistant eval FILE --work DIR` indexes each article into DIR once; a second run reuses them and measures
+    exactly the same (the time per question aside)."""
+    paragraphs = DEFAULT_ARTICLE.read_text(encoding="utf-8").splitlines()[:8]
+    squad = tmp_path / "tiny.jsonl"
+    articles = [
+        {"title": "Defense", "paragraphs": paragraphs[:4],
+         "questions": [{"q": "Which newspaper revealed the plan?", "para": 0, "answers": ["the Nikkei"]}]},
+        {"title": "Warplanes", "paragraphs": paragraphs[4:],
+         "questions": [{"q": "Which countries is Japan developing a fighter jet with?", "para": 0,
+                        "answers": ["Britain and Italy"]}]},
+    ]  # fmt: skip
+    squad.write_text("".join(json.dumps(a) + "\n" for a in articles), encoding="utf-8")
+    work = tmp_path / "work"
+    figures = []
+    for _ in range(2):
+        done = run("eval", str(squad), "--json", "--work", str(work))
+        assert done.returncode == 0, done.stderr
+        figures.append(json.loads(done.stdout)["methods"]["assistant"])
+    assert sorted(p.name for p in work.iterdir()) == ["000.index", "000.txt", "001.index", "001.txt"]
+    assert "indexing" not in done.stderr  # the second run found them built
+    first, second = ({k: v for k, v in f.items() if not k.startswith("ms")} for f in figures)
+    assert first == second and first["R@1"] == 1.0
