@@ -7,6 +7,7 @@ everything here is deterministic.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -74,3 +75,23 @@ def test_default_article_follow_ups(real_bot, row, request):
         assert answer.abstained
     else:
         assert not answer.abstained and answer.passages[0].paragraph == row["paragraph"]
+
+
+def test_the_dev_paraphrases_are_on_dev_articles_with_their_answers_verbatim():
+    """bench/data/paraphrases-dev.jsonl, which bench/tune.py fits beside SQuAD's questions: on the dev articles only
+    (never test's), each answer found word for word in its paragraph, and worded mostly in other words."""
+    if not DEV.exists():
+        pytest.skip(f"{DEV} is not here")
+    articles = {a["title"]: a for a in load_squad(DEV)}
+    test = {a["title"] for a in load_squad(DEV.with_name("test.jsonl"))} if DEV.with_name("test.jsonl").exists() else set()
+    rows = [json.loads(line) for line in (ROOT / "bench" / "data" / "paraphrases-dev.jsonl").read_text().splitlines()]
+    assert len(rows) == 192 and {r["article"] for r in rows} == set(articles) and not test & set(articles)
+    shared = []
+    for r in rows:
+        paragraph = articles[r["article"]]["paragraphs"][r["para"]]
+        assert r["answer"] in paragraph, r
+        words = {w for w in re.findall(r"[a-z]{4,}", r["q"].lower())} - {"what", "which", "when", "where", "does", "did"}
+        shared.append(len(words & set(re.findall(r"[a-z]{4,}", paragraph.lower()))) / max(len(words), 1))
+    assert sum(shared) / len(shared) < 0.3  # SQuAD's own questions share most of their words with the paragraph
+    squad_questions = {q["q"] for a in articles.values() for q in a["questions"]}
+    assert not squad_questions & {r["q"] for r in rows}
